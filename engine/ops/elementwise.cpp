@@ -1,0 +1,71 @@
+// fill, copy, add, mul, scale launchers (see elementwise.h).
+#include "engine/ops/elementwise.h"
+
+#include "engine/ops/launch.h"
+#include "engine/vk/context.h"
+
+namespace alpha::ops {
+
+struct CountPush {  // twin of fill.comp / elementwise.comp's Push
+  uint32_t n;
+  float value;
+};
+static_assert(sizeof(CountPush) == 8);
+
+struct CopyPush {  // twin of copy.comp's Push
+  uint32_t n;
+};
+static_assert(sizeof(CopyPush) == 4);
+
+static const vk::Pipeline& pipeline(vk::CommandStream& stream, const char* shader, uint32_t bindings,
+                                    uint32_t push_bytes) {
+  return stream.context().pipelines().get({shader, bindings, push_bytes, {kElementwiseGroupSize}});
+}
+
+void fill(vk::CommandStream& stream, const Tensor& out, float value) {
+  require_f32(out, "fill", "out");
+  CountPush push{static_cast<uint32_t>(out.numel()), value};
+  stream.dispatch(pipeline(stream, "fill_f32", 1, sizeof push), {vk::writes(out.slice)}, push,
+                  elementwise_groups(stream, out.numel()));
+}
+
+void copy(vk::CommandStream& stream, const Tensor& src, const Tensor& dst) {
+  require_f32(src, "copy", "src");
+  require_f32(dst, "copy", "dst");
+  require_same_numel(src, dst, "copy");
+  CopyPush push{static_cast<uint32_t>(src.numel())};
+  stream.dispatch(pipeline(stream, "copy_f32", 2, sizeof push), {vk::reads(src.slice), vk::writes(dst.slice)},
+                  push, elementwise_groups(stream, src.numel()));
+}
+
+static void binary(vk::CommandStream& stream, const char* shader, const Tensor& a, const Tensor& b,
+                   const Tensor& out) {
+  require_f32(a, shader, "a");
+  require_f32(b, shader, "b");
+  require_f32(out, shader, "out");
+  require_same_numel(a, b, shader);
+  require_same_numel(a, out, shader);
+  CountPush push{static_cast<uint32_t>(a.numel()), 0.0f};
+  stream.dispatch(pipeline(stream, shader, 3, sizeof push),
+                  {vk::reads(a.slice), vk::reads(b.slice), vk::writes(out.slice)}, push,
+                  elementwise_groups(stream, a.numel()));
+}
+
+void add(vk::CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& out) {
+  binary(stream, "add_f32", a, b, out);
+}
+
+void mul(vk::CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& out) {
+  binary(stream, "mul_f32", a, b, out);
+}
+
+void scale(vk::CommandStream& stream, const Tensor& a, float s, const Tensor& out) {
+  require_f32(a, "scale", "a");
+  require_f32(out, "scale", "out");
+  require_same_numel(a, out, "scale");
+  CountPush push{static_cast<uint32_t>(a.numel()), s};
+  stream.dispatch(pipeline(stream, "scale_f32", 2, sizeof push), {vk::reads(a.slice), vk::writes(out.slice)},
+                  push, elementwise_groups(stream, a.numel()));
+}
+
+}  // namespace alpha::ops

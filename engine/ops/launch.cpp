@@ -1,0 +1,27 @@
+// Shared launcher preconditions (see launch.h).
+#include "engine/ops/launch.h"
+
+#include <algorithm>
+
+#include "common/error.h"
+#include "engine/vk/context.h"
+
+namespace alpha::ops {
+
+void require_f32(const Tensor& t, const char* op, const char* role) {
+  if (t.dtype != DType::f32) fail("{}: {} is {}, this kernel takes f32", op, role, dtype_name(t.dtype));
+  if (t.numel() >= (int64_t(1) << 32)) fail("{}: {} has {} elements, more than 2^32", op, role, t.numel());
+}
+
+void require_same_numel(const Tensor& a, const Tensor& b, const char* op) {
+  if (a.numel() != b.numel())
+    fail("{}: shapes {} and {} have different element counts", op, a.shape_string(), b.shape_string());
+}
+
+vk::Groups elementwise_groups(const vk::CommandStream& stream, int64_t n) {
+  int64_t groups = (n + kElementwiseGroupSize - 1) / kElementwiseGroupSize;
+  int64_t limit = stream.context().info().max_group_count_x;
+  return {static_cast<uint32_t>(std::clamp<int64_t>(groups, 1, std::min<int64_t>(limit, 65535)))};
+}
+
+}  // namespace alpha::ops

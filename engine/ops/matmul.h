@@ -1,0 +1,37 @@
+// Matmul launchers (shaders/matmul.comp, matmul_naive.comp). Row-major f32, tensors of rank >= 2
+// are taken as (rows, cols) with rows = product of the leading dimensions.
+//   Layout::NN  c (M,N) = a (M,K) · b (K,N)
+//   Layout::NT  c (M,N) = a (M,K) · bᵀ, b stored (N,K)   — a linear layer's forward, y = x·Wᵀ
+//   Layout::TN  c (M,N) = aᵀ · b, a stored (K,M)         — a weight gradient, dW = dYᵀ·X
+// Optional bias (N) is added to every row; accumulate adds the result to c instead of overwriting.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "engine/tensor.h"
+#include "engine/vk/command_stream.h"
+
+namespace alpha::ops {
+
+enum class Layout { NN, NT, TN };
+
+// Tile sizes: specialization constants of matmul.comp. Workgroup = (BM/TM)·(BN/TN) invocations.
+struct MatmulTile {
+  uint32_t bm, bn, bk, tm, tn;
+  uint32_t threads() const { return (bm / tm) * (bn / tn); }
+  std::string to_string() const;
+};
+
+// The tile for this device class (see the table in matmul.cpp), or ALPHA_MATMUL_TILE=BMxBNxBKxTMxTN.
+MatmulTile default_matmul_tile(const vk::CommandStream& stream);
+// Parses "BMxBNxBKxTMxTN"; throws alpha::Error on a malformed or unusable tile.
+MatmulTile parse_matmul_tile(const std::string& text);
+
+void matmul(vk::CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& c, Layout layout,
+            const Tensor* bias = nullptr, bool accumulate = false, std::optional<MatmulTile> tile = std::nullopt);
+
+// The untiled baseline (NN only, no bias): one invocation per output element.
+void matmul_naive(vk::CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& c);
+
+}  // namespace alpha::ops

@@ -1,0 +1,53 @@
+// Tensor sizes and host transfers (see tensor.h).
+#include "engine/tensor.h"
+
+#include <fmt/format.h>
+
+#include "common/error.h"
+
+namespace alpha {
+
+size_t dtype_bytes(DType dtype) { return dtype == DType::f32 ? 4 : 2; }
+
+const char* dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::f32: return "f32";
+    case DType::f16: return "f16";
+    case DType::bf16: return "bf16";
+  }
+  return "?";
+}
+
+Tensor Tensor::empty(vk::Arena& arena, std::vector<int64_t> shape, DType dtype) {
+  Tensor t{std::move(shape), dtype, {}};
+  for (int64_t d : t.shape)
+    if (d <= 0) fail("tensor shape {} has a dimension that is not positive", t.shape_string());
+  t.slice = arena.allocate(t.bytes());
+  return t;
+}
+
+int64_t Tensor::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+int64_t Tensor::rows() const { return shape.empty() ? 1 : numel() / shape.back(); }
+int64_t Tensor::cols() const { return shape.empty() ? 1 : shape.back(); }
+
+std::string Tensor::shape_string() const { return fmt::format("({})", fmt::join(shape, ", ")); }
+
+void upload(vk::Arena& arena, const Tensor& dst, std::span<const float> values) {
+  if (dst.dtype != DType::f32 || values.size() != static_cast<size_t>(dst.numel()))
+    fail("upload: {} floats into a {} tensor of shape {}", values.size(), dtype_name(dst.dtype), dst.shape_string());
+  arena.upload(dst.slice, values.data(), values.size_bytes());
+}
+
+std::vector<float> download(vk::Arena& arena, const Tensor& src) {
+  if (src.dtype != DType::f32) fail("download: {} tensors are not supported yet", dtype_name(src.dtype));
+  std::vector<float> values(src.numel());
+  arena.download(src.slice, values.data(), src.bytes());
+  return values;
+}
+
+}  // namespace alpha

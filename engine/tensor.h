@@ -1,0 +1,36 @@
+// Tensor: a shape, a dtype and a view of arena memory. It does not own the memory; whoever sized the
+// arena (a model's parameter layout, a test) releases it. Host copies go through the arena.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/vk/arena.h"
+
+namespace alpha {
+
+enum class DType { f32, f16, bf16 };
+
+size_t dtype_bytes(DType dtype);
+const char* dtype_name(DType dtype);
+
+struct Tensor {
+  std::vector<int64_t> shape;
+  DType dtype = DType::f32;
+  vk::BufferSlice slice;
+
+  static Tensor empty(vk::Arena& arena, std::vector<int64_t> shape, DType dtype = DType::f32);
+
+  int64_t numel() const;
+  size_t bytes() const { return static_cast<size_t>(numel()) * dtype_bytes(dtype); }
+  int64_t rows() const;  // product of all but the last dimension
+  int64_t cols() const;  // the last dimension
+  std::string shape_string() const;
+};
+
+void upload(vk::Arena& arena, const Tensor& dst, std::span<const float> values);
+std::vector<float> download(vk::Arena& arena, const Tensor& src);
+
+}  // namespace alpha

@@ -1,0 +1,93 @@
+// A command stream records many dispatches into one command buffer, inserting a barrier only where a
+// dispatch reads or writes a range that an earlier dispatch since the last barrier wrote (or, for a
+// write, read). submit() runs it and waits (bounded); a recorded stream can be submitted again
+// unchanged (replay). With profiling on, each dispatch is bracketed by GPU timestamps.
+#pragma once
+
+#include <volk.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "engine/vk/arena.h"
+#include "engine/vk/pipeline.h"
+
+namespace alpha::vk {
+
+class Context;
+
+struct Binding {
+  BufferSlice slice;
+  bool write = false;
+};
+inline Binding reads(const BufferSlice& slice) { return {slice, false}; }
+inline Binding writes(const BufferSlice& slice) { return {slice, true}; }
+
+struct Groups {
+  uint32_t x = 1, y = 1, z = 1;
+};
+
+struct DispatchTiming {
+  std::string label;
+  double ms = 0;
+};
+
+class CommandStream {
+ public:
+  explicit CommandStream(Context& context, bool profile = false);
+  ~CommandStream();
+  CommandStream(const CommandStream&) = delete;
+  CommandStream& operator=(const CommandStream&) = delete;
+
+  // Records one dispatch. Checks the binding count, push size, group counts and binding ranges
+  // against the pipeline and the device limits before recording anything.
+  void dispatch(const Pipeline& pipeline, std::initializer_list<Binding> bindings, const void* push,
+                uint32_t push_bytes, Groups groups, std::string label = {});
+  template <typename Push>
+  void dispatch(const Pipeline& pipeline, std::initializer_list<Binding> bindings, const Push& push,
+                Groups groups, std::string label = {}) {
+    dispatch(pipeline, bindings, &push, sizeof(Push), groups, std::move(label));
+  }
+
+  // Ends recording (first call) and runs the stream, waiting for it. Later calls replay it.
+  void submit();
+  // Drops what was recorded; the next dispatch starts a new recording.
+  void reset();
+
+  bool recording() const { return state_ == State::Recording; }
+  size_t dispatch_count() const { return dispatch_count_; }
+  size_t barrier_count() const { return barrier_count_; }
+  Context& context() const { return context_; }
+  bool profiling() const { return query_pool_ != VK_NULL_HANDLE; }
+  // Per-dispatch GPU time of the last submit, in recording order (empty without profiling).
+  const std::vector<DispatchTiming>& timings() const { return timings_; }
+
+ private:
+  enum class State { Empty, Recording, Recorded };
+  struct Range {
+    VkBuffer buffer;
+    VkDeviceSize begin, end;
+  };
+
+  void begin_recording();
+  VkDescriptorSet allocate_set(VkDescriptorSetLayout layout);
+  void barrier_if_hazard(std::initializer_list<Binding> bindings);
+  void read_timings();
+
+  Context& context_;
+  VkCommandBuffer commands_ = VK_NULL_HANDLE;
+  VkFence fence_ = VK_NULL_HANDLE;
+  std::vector<VkDescriptorPool> pools_;
+  uint32_t sets_left_in_pool_ = 0;
+  VkQueryPool query_pool_ = VK_NULL_HANDLE;
+  uint32_t query_capacity_ = 0;
+  State state_ = State::Empty;
+  std::vector<Range> pending_reads_, pending_writes_;  // since the last barrier
+  std::vector<std::string> labels_;
+  std::vector<DispatchTiming> timings_;
+  size_t dispatch_count_ = 0, barrier_count_ = 0;
+};
+
+}  // namespace alpha::vk

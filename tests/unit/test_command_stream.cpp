@@ -1,0 +1,95 @@
+// Command stream: barriers only at real hazards, replay, timestamps, and the checks dispatch() makes
+// before recording. Synchronization validation (on in every test) checks the barriers themselves.
+#include <doctest/doctest.h>
+
+#include "engine/ops/elementwise.h"
+#include "engine/tensor.h"
+#include "engine/vk/arena.h"
+#include "engine/vk/command_stream.h"
+#include "engine/vk/context.h"
+#include "engine/vk/pipeline.h"
+#include "tests/unit/gpu_fixture.h"
+
+namespace alpha::test {
+
+TEST_CASE_FIXTURE(GpuFixture, "barriers are inserted exactly at hazards") {
+  auto& context = gpu();
+  vk::Arena arena(context);
+  Tensor x = Tensor::empty(arena, {333}), y = Tensor::empty(arena, {333}), z = Tensor::empty(arena, {333});
+  upload(arena, x, random_nonzero(333, 1));
+  vk::CommandStream stream(context);
+  ops::fill(stream, y, 1.0f);
+  ops::fill(stream, z, 2.0f);  // independent of the first: no barrier
+  CHECK(stream.barrier_count() == 0);
+  ops::scale(stream, x, 3.0f, x);  // x is only read so far... and now written: still independent
+  CHECK(stream.barrier_count() == 0);
+  ops::add(stream, y, z, y);  // reads y and z written above: read-after-write
+  CHECK(stream.barrier_count() == 1);
+  ops::copy(stream, x, z);  // writes z, which the add read: write-after-read
+  CHECK(stream.barrier_count() == 2);
+  stream.submit();
+  for (float v : download(arena, y)) REQUIRE(v == 3.0f);
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "a recorded stream replays") {
+  auto& context = gpu();
+  vk::Arena arena(context);
+  Tensor x = Tensor::empty(arena, {77});
+  auto host = random_nonzero(77, 2);
+  upload(arena, x, host);
+  vk::CommandStream stream(context);
+  ops::scale(stream, x, 2.0f, x);
+  ops::scale(stream, x, 1.5f, x);
+  stream.submit();
+  stream.submit();  // the same command buffer again: x *= 9 in all
+  auto got = download(arena, x);
+  for (size_t i = 0; i < host.size(); ++i) REQUIRE(got[i] == host[i] * 2.0f * 1.5f * 2.0f * 1.5f);
+  CHECK_THROWS_WITH_AS(ops::fill(stream, x, 0.0f), doctest::Contains("already submitted"), alpha::Error);
+  stream.reset();
+  ops::fill(stream, x, 4.0f);
+  stream.submit();
+  CHECK(download(arena, x)[76] == 4.0f);
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "profiling gives one timing per dispatch") {
+  auto& context = gpu();
+  vk::Arena arena(context);
+  Tensor x = Tensor::empty(arena, {4096});
+  vk::CommandStream stream(context, true);
+  ops::fill(stream, x, 1.0f);
+  ops::scale(stream, x, 2.0f, x);
+  stream.submit();
+  if (!context.info().timestamps) {
+    MESSAGE("device has no timestamps; skipping");
+    return;
+  }
+  REQUIRE(stream.timings().size() == 2);
+  CHECK(stream.timings()[0].label == "fill_f32");
+  CHECK(stream.timings()[1].label == "scale_f32");
+  for (const auto& t : stream.timings()) CHECK(t.ms >= 0.0);
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "dispatch checks bindings, push size and group counts before recording") {
+  auto& context = gpu();
+  vk::Arena arena(context);
+  Tensor x = Tensor::empty(arena, {16});
+  const auto& fill = context.pipelines().get({"fill_f32", 1, 8, {64}});
+  vk::CommandStream stream(context);
+  struct Push {
+    uint32_t n;
+    float value;
+  } push{16, 1.0f};
+  CHECK_THROWS_WITH_AS(stream.dispatch(fill, {vk::writes(x.slice), vk::writes(x.slice)}, push, {1}),
+                       doctest::Contains("2 buffers bound, the shader has 1"), alpha::Error);
+  CHECK_THROWS_WITH_AS(stream.dispatch(fill, {vk::writes(x.slice)}, &push, 4, {1}),
+                       doctest::Contains("push constants of 4 bytes"), alpha::Error);
+  CHECK_THROWS_WITH_AS(stream.dispatch(fill, {vk::writes(x.slice)}, push, {0}), doctest::Contains("zero workgroups"),
+                       alpha::Error);
+  CHECK_THROWS_WITH_AS(stream.dispatch(fill, {vk::writes(x.slice)}, push, {context.info().max_group_count_x + 1}),
+                       doctest::Contains("exceed the device limit"), alpha::Error);
+  CHECK(stream.dispatch_count() == 0);
+  CHECK_THROWS_WITH_AS(context.pipelines().get({"no_such_shader", 1, 0, {}}), doctest::Contains("no embedded shader"),
+                       alpha::Error);
+}
+
+}  // namespace alpha::test

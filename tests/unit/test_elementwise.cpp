@@ -1,0 +1,110 @@
+// fill, copy, add, mul, scale and reduce_sum against CPU references on odd sizes.
+// Elementwise results must be bit-exact: each is one IEEE-754 operation on the same floats.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "engine/ops/elementwise.h"
+#include "engine/ops/reduce.h"
+#include "engine/tensor.h"
+#include "engine/vk/arena.h"
+#include "engine/vk/command_stream.h"
+#include "tests/unit/gpu_fixture.h"
+
+namespace alpha::test {
+
+static const int64_t kSizes[] = {1, 7, 257, 100003};
+
+TEST_CASE_FIXTURE(GpuFixture, "fill, copy, add, mul and scale are exact") {
+  auto& context = gpu();
+  for (int64_t n : kSizes) {
+    CAPTURE(n);
+    vk::Arena arena(context);
+    Tensor a = Tensor::empty(arena, {n}), b = Tensor::empty(arena, {n});
+    Tensor filled = Tensor::empty(arena, {n}), copied = Tensor::empty(arena, {n}), sum = Tensor::empty(arena, {n});
+    Tensor product = Tensor::empty(arena, {n}), scaled = Tensor::empty(arena, {n});
+    auto a_host = random_nonzero(n, 1), b_host = random_nonzero(n, 2);
+    upload(arena, a, a_host);
+    upload(arena, b, b_host);
+    vk::CommandStream stream(context);
+    ops::fill(stream, filled, 1.25f);
+    ops::copy(stream, a, copied);
+    ops::add(stream, a, b, sum);
+    ops::mul(stream, a, b, product);
+    ops::scale(stream, a, -3.5f, scaled);
+    stream.submit();
+    auto f = download(arena, filled), c = download(arena, copied), s = download(arena, sum);
+    auto p = download(arena, product), k = download(arena, scaled);
+    int64_t mismatches = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      mismatches += f[i] != 1.25f;
+      mismatches += c[i] != a_host[i];
+      mismatches += s[i] != a_host[i] + b_host[i];
+      mismatches += p[i] != a_host[i] * b_host[i];
+      mismatches += k[i] != a_host[i] * -3.5f;
+    }
+    CHECK(mismatches == 0);
+  }
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "elementwise ops may write in place") {
+  auto& context = gpu();
+  vk::Arena arena(context);
+  const int64_t n = 1001;
+  Tensor x = Tensor::empty(arena, {n}), y = Tensor::empty(arena, {n});
+  auto x_host = random_nonzero(n, 3), y_host = random_nonzero(n, 4);
+  upload(arena, x, x_host);
+  upload(arena, y, y_host);
+  vk::CommandStream stream(context);
+  ops::add(stream, x, y, x);     // x = x + y
+  ops::scale(stream, x, 2.0f, x);  // x = 2x
+  stream.submit();
+  auto got = download(arena, x);
+  for (int64_t i = 0; i < n; ++i) REQUIRE(got[i] == (x_host[i] + y_host[i]) * 2.0f);
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "reduce_sum matches a double-precision sum") {
+  auto& context = gpu();
+  // 70001 > 256 groups x 256 invocations: the grid-stride loop runs more than once per invocation.
+  for (int64_t n : {int64_t(1), int64_t(300), int64_t(70001)}) {
+    CAPTURE(n);
+    vk::Arena arena(context);
+    Tensor x = Tensor::empty(arena, {n}), partials = Tensor::empty(arena, {ops::kReduceGroups});
+    Tensor out = Tensor::empty(arena, {1});
+    auto host = random_nonzero(n, 5);
+    upload(arena, x, host);
+    vk::CommandStream stream(context);
+    ops::reduce_sum(stream, x, partials, out);
+    stream.submit();
+    double want = 0, magnitude = 0;
+    for (float v : host) want += v, magnitude += std::abs(v);
+    // fp32 summation error bound for any order: n·2^-23·sum|x|
+    CHECK(std::abs(download(arena, out)[0] - want) <= n * std::ldexp(1.0, -23) * magnitude);
+  }
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "reduce_sum is reproducible bit for bit") {
+  auto& context = gpu();
+  vk::Arena arena(context);
+  const int64_t n = 123457;
+  Tensor x = Tensor::empty(arena, {n}), partials = Tensor::empty(arena, {ops::kReduceGroups});
+  Tensor out = Tensor::empty(arena, {1});
+  upload(arena, x, random_nonzero(n, 6));
+  vk::CommandStream stream(context);
+  ops::reduce_sum(stream, x, partials, out);
+  stream.submit();
+  float first = download(arena, out)[0];
+  stream.submit();  // replay
+  CHECK(download(arena, out)[0] == first);
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "elementwise ops refuse mismatched sizes") {
+  auto& context = gpu();
+  vk::Arena arena(context);
+  Tensor a = Tensor::empty(arena, {10}), b = Tensor::empty(arena, {11});
+  vk::CommandStream stream(context);
+  CHECK_THROWS_WITH_AS(ops::add(stream, a, b, a), doctest::Contains("different element counts"), alpha::Error);
+  CHECK_THROWS_AS(ops::copy(stream, a, b), alpha::Error);
+}
+
+}  // namespace alpha::test
