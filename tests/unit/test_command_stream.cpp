@@ -93,3 +93,73 @@ TEST_CASE_FIXTURE(GpuFixture, "dispatch checks bindings, push size and group cou
 }
 
 }  // namespace alpha::test
+
+namespace alpha::test {
+
+// Records, by hand, a dispatch that writes a buffer and then a transfer that writes it again with no
+// barrier: the synchronization validation the suite runs with must report the write-after-write
+// hazard against the dispatch's storage write. This is what makes "no validation messages" say
+// something about the command stream's barriers. (Layer 1.3.239 did not flag the same hazard between
+// two dispatches in our experiment; the hazard tracker has its own test above.)
+TEST_CASE("synchronization validation reports a missing barrier") {
+  vk::ValidationLog log;
+  log.echo_to_stderr = false;
+  vk::ContextOptions options;
+  options.validation = true;
+  options.validation_log = &log;
+  vk::Context context(options);
+  VkDevice device = context.device();
+  vk::Arena arena(context);
+  Tensor x = Tensor::empty(arena, {64});
+  const auto& fill = context.pipelines().get({"fill_f32", 1, 8, {64}});
+
+  VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1};
+  VkDescriptorPoolCreateInfo pool_info{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+  pool_info.maxSets = 1;
+  pool_info.poolSizeCount = 1;
+  pool_info.pPoolSizes = &size;
+  VkDescriptorPool pool;
+  REQUIRE(vkCreateDescriptorPool(device, &pool_info, nullptr, &pool) == VK_SUCCESS);
+  VkDescriptorSetAllocateInfo set_info{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
+  set_info.descriptorPool = pool;
+  set_info.descriptorSetCount = 1;
+  set_info.pSetLayouts = &fill.set_layout;
+  VkDescriptorSet set;
+  REQUIRE(vkAllocateDescriptorSets(device, &set_info, &set) == VK_SUCCESS);
+  VkDescriptorBufferInfo buffer{x.slice.buffer, x.slice.offset, x.slice.size};
+  VkWriteDescriptorSet write{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+  write.dstSet = set;
+  write.descriptorCount = 1;
+  write.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+  write.pBufferInfo = &buffer;
+  vkUpdateDescriptorSets(device, 1, &write, 0, nullptr);
+
+  VkCommandBufferAllocateInfo alloc{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  alloc.commandPool = context.command_pool();
+  alloc.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  alloc.commandBufferCount = 1;
+  VkCommandBuffer commands;
+  REQUIRE(vkAllocateCommandBuffers(device, &alloc, &commands) == VK_SUCCESS);
+  VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  vkBeginCommandBuffer(commands, &begin);
+  struct {
+    uint32_t n;
+    float value;
+  } push{64, 1.0f};
+  vkCmdBindPipeline(commands, VK_PIPELINE_BIND_POINT_COMPUTE, fill.pipeline);
+  vkCmdBindDescriptorSets(commands, VK_PIPELINE_BIND_POINT_COMPUTE, fill.layout, 0, 1, &set, 0, nullptr);
+  vkCmdPushConstants(commands, fill.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof push, &push);
+  vkCmdDispatch(commands, 1, 1, 1);
+  CHECK(log.count() == 0);
+  vkCmdFillBuffer(commands, x.slice.buffer, x.slice.offset, 64, 0);  // no barrier before it
+  vkEndCommandBuffer(commands);
+  bool hazard_reported = false;
+  for (const auto& m : log.messages())
+    hazard_reported |= m.find("WRITE_AFTER_WRITE") != std::string::npos &&
+                       m.find("COMPUTE_SHADER_SHADER_STORAGE_WRITE") != std::string::npos;
+  CHECK(hazard_reported);
+  vkFreeCommandBuffers(device, context.command_pool(), 1, &commands);
+  vkDestroyDescriptorPool(device, pool, nullptr);
+}
+
+}  // namespace alpha::test
