@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "engine/half.h"
 
 namespace alpha {
 
@@ -38,15 +39,25 @@ int64_t Tensor::cols() const { return shape.empty() ? 1 : shape.back(); }
 std::string Tensor::shape_string() const { return fmt::format("({})", fmt::join(shape, ", ")); }
 
 void upload(vk::Arena& arena, const Tensor& dst, std::span<const float> values) {
-  if (dst.dtype != DType::f32 || values.size() != static_cast<size_t>(dst.numel()))
-    fail("upload: {} floats into a {} tensor of shape {}", values.size(), dtype_name(dst.dtype), dst.shape_string());
-  arena.upload(dst.slice, values.data(), values.size_bytes());
+  if (values.size() != static_cast<size_t>(dst.numel()))
+    fail("upload: {} floats into a tensor of shape {}", values.size(), dst.shape_string());
+  if (dst.dtype == DType::f32) return arena.upload(dst.slice, values.data(), values.size_bytes());
+  std::vector<uint16_t> packed(values.size());
+  for (size_t i = 0; i < values.size(); ++i)
+    packed[i] = dst.dtype == DType::f16 ? f32_to_f16(values[i]) : f32_to_bf16(values[i]);
+  arena.upload(dst.slice, packed.data(), packed.size() * 2);
 }
 
 std::vector<float> download(vk::Arena& arena, const Tensor& src) {
-  if (src.dtype != DType::f32) fail("download: {} tensors are not supported yet", dtype_name(src.dtype));
   std::vector<float> values(src.numel());
-  arena.download(src.slice, values.data(), src.bytes());
+  if (src.dtype == DType::f32) {
+    arena.download(src.slice, values.data(), src.bytes());
+    return values;
+  }
+  std::vector<uint16_t> packed(values.size());
+  arena.download(src.slice, packed.data(), src.bytes());
+  for (size_t i = 0; i < values.size(); ++i)
+    values[i] = src.dtype == DType::f16 ? f16_to_f32(packed[i]) : bf16_to_f32(packed[i]);
   return values;
 }
 

@@ -30,6 +30,7 @@ struct Tensor {
   std::string shape_string() const;
 };
 
+// f16/bf16 tensors are converted on the host (round to nearest even).
 void upload(vk::Arena& arena, const Tensor& dst, std::span<const float> values);
 std::vector<float> download(vk::Arena& arena, const Tensor& src);
 
