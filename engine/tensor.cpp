@@ -8,13 +8,14 @@
 
 namespace alpha {
 
-size_t dtype_bytes(DType dtype) { return dtype == DType::f32 ? 4 : 2; }
+size_t dtype_bytes(DType dtype) { return dtype == DType::f32 || dtype == DType::i32 ? 4 : 2; }
 
 const char* dtype_name(DType dtype) {
   switch (dtype) {
     case DType::f32: return "f32";
     case DType::f16: return "f16";
     case DType::bf16: return "bf16";
+    case DType::i32: return "i32";
   }
   return "?";
 }
@@ -39,8 +40,8 @@ int64_t Tensor::cols() const { return shape.empty() ? 1 : shape.back(); }
 std::string Tensor::shape_string() const { return fmt::format("({})", fmt::join(shape, ", ")); }
 
 void upload(vk::Arena& arena, const Tensor& dst, std::span<const float> values) {
-  if (values.size() != static_cast<size_t>(dst.numel()))
-    fail("upload: {} floats into a tensor of shape {}", values.size(), dst.shape_string());
+  if (values.size() != static_cast<size_t>(dst.numel()) || dst.dtype == DType::i32)
+    fail("upload: {} floats into a {} tensor of shape {}", values.size(), dtype_name(dst.dtype), dst.shape_string());
   if (dst.dtype == DType::f32) return arena.upload(dst.slice, values.data(), values.size_bytes());
   std::vector<uint16_t> packed(values.size());
   for (size_t i = 0; i < values.size(); ++i)
@@ -49,6 +50,7 @@ void upload(vk::Arena& arena, const Tensor& dst, std::span<const float> values) 
 }
 
 std::vector<float> download(vk::Arena& arena, const Tensor& src) {
+  if (src.dtype == DType::i32) fail("download: an i32 tensor read as floats; use download_i32");
   std::vector<float> values(src.numel());
   if (src.dtype == DType::f32) {
     arena.download(src.slice, values.data(), src.bytes());
@@ -58,6 +60,19 @@ std::vector<float> download(vk::Arena& arena, const Tensor& src) {
   arena.download(src.slice, packed.data(), src.bytes());
   for (size_t i = 0; i < values.size(); ++i)
     values[i] = src.dtype == DType::f16 ? f16_to_f32(packed[i]) : bf16_to_f32(packed[i]);
+  return values;
+}
+
+void upload(vk::Arena& arena, const Tensor& dst, std::span<const int32_t> values) {
+  if (dst.dtype != DType::i32 || values.size() != static_cast<size_t>(dst.numel()))
+    fail("upload: {} ints into a {} tensor of shape {}", values.size(), dtype_name(dst.dtype), dst.shape_string());
+  arena.upload(dst.slice, values.data(), values.size_bytes());
+}
+
+std::vector<int32_t> download_i32(vk::Arena& arena, const Tensor& src) {
+  if (src.dtype != DType::i32) fail("download_i32: the tensor is {}", dtype_name(src.dtype));
+  std::vector<int32_t> values(src.numel());
+  arena.download(src.slice, values.data(), src.bytes());
   return values;
 }
 

@@ -11,7 +11,7 @@
 
 namespace alpha {
 
-enum class DType { f32, f16, bf16 };
+enum class DType { f32, f16, bf16, i32 };  // i32: token ids and targets
 
 size_t dtype_bytes(DType dtype);
 const char* dtype_name(DType dtype);
@@ -33,5 +33,7 @@ struct Tensor {
 // f16/bf16 tensors are converted on the host (round to nearest even).
 void upload(vk::Arena& arena, const Tensor& dst, std::span<const float> values);
 std::vector<float> download(vk::Arena& arena, const Tensor& src);
+void upload(vk::Arena& arena, const Tensor& dst, std::span<const int32_t> values);  // i32 tensors
+std::vector<int32_t> download_i32(vk::Arena& arena, const Tensor& src);
 
 }  // namespace alpha
