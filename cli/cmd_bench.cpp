@@ -1,5 +1,6 @@
-// `alpha bench`: kernel benchmarks on the chosen device. For now the matmul table (tiled vs naive,
-// GFLOP/s from GPU timestamps); the full training-step and PyTorch comparison come with issue 6.
+// `alpha bench`: benchmarks on the chosen device. The matmul table (tiled vs naive, GFLOP/s from GPU
+// timestamps) and the training step (ms/step, tokens/s), optionally next to PyTorch doing the
+// identical step (--vs-torch). The full kernel table, MFU and history come with issue 6.
 #include <fmt/format.h>
 
 #include <sstream>
@@ -8,6 +9,7 @@
 #include "cli/options.h"
 #include "common/error.h"
 #include "perf/matmul_bench.h"
+#include "perf/train_bench.h"
 
 namespace alpha::cli {
 
@@ -15,20 +17,27 @@ namespace {
 struct BenchOptions {
   int iters = 10;
   int warmup = 2;
-  std::string ops = "matmul";
+  std::string ops = "matmul,train";
   std::string tile;
   int size = 0;  // 0: the default shape list
   bool naive = true;
+  std::string models = "d2";
+  int batch = 8;
+  int seq = 256;
+  int vocab = 0;  // 0: 4096 for small presets, the preset's own for d12+
+  bool vs_torch = false;
 };
+
+std::vector<std::string> split(const std::string& list) {
+  std::vector<std::string> items;
+  std::stringstream stream(list);
+  for (std::string item; std::getline(stream, item, ',');)
+    if (!item.empty()) items.push_back(item);
+  return items;
+}
 }  // namespace
 
-static void run_bench(const BenchOptions& o) {
-  if (o.iters < 1) fail("--iters must be at least 1");
-  if (o.warmup < 0) fail("--warmup must not be negative");
-  if (o.ops != "matmul") fail("--ops={}: only 'matmul' exists so far", o.ops);
-  vk::Context context(context_options());
-  const auto& info = context.info();
-  fmt::print("device: {} ({}, {} {})\n", info.name, info.type_name(), info.driver_name, info.driver_info);
+static void bench_matmul(vk::Context& context, const BenchOptions& o) {
   perf::MatmulBenchOptions options;
   options.iters = o.iters;
   options.warmup = o.warmup;
@@ -46,15 +55,63 @@ static void run_bench(const BenchOptions& o) {
   }
 }
 
+static void bench_train(vk::Context& context, const BenchOptions& o) {
+  fmt::print("\n{:<6} {:>5} {:>5} {:>6}  {:>10} {:>10} {:>11}  {:>14} {:>13}  {}\n", "train", "B", "T", "V", "ms/step",
+             "spread ms", "tokens/s", "torch ms/step", "torch tok/s", "alpha/torch speed");
+  for (const auto& name : split(o.models)) {
+    gpt::GptConfig config = gpt::GptConfig::preset(name);
+    if (o.vocab > 0) config.vocab_size = o.vocab;
+    else if (config.n_layer < 12) config.vocab_size = 4096;
+    config.seq_len = std::max(config.seq_len, o.seq);
+    auto r = perf::bench_train_step(context, name, config, o.batch, o.seq, o.iters, o.warmup);
+    std::string torch_ms = "-", torch_tps = "-", ratio = "";
+    if (o.vs_torch) {
+      if (auto t = perf::torch_train_step(config, o.batch, o.seq, std::min(o.iters, 5))) {
+        torch_ms = fmt::format("{:.1f}", t->ms_per_step);
+        torch_tps = fmt::format("{:.0f}", t->tokens_per_s);
+        ratio = fmt::format("{:.2f}x (torch {} thread{})", t->ms_per_step / r.ms_per_step, t->threads,
+                            t->threads > 1 ? "s" : "");
+      }
+    }
+    fmt::print("{:<6} {:>5} {:>5} {:>6}  {:>10.1f} {:>10.1f} {:>11.0f}  {:>14} {:>13}  {}\n", name, o.batch, o.seq,
+               config.vocab_size, r.ms_per_step, r.spread_ms, r.tokens_per_s, torch_ms, torch_tps, ratio);
+    std::string memory;
+    for (const auto& group : r.memory) memory += fmt::format("{}{} {:.1f} MiB", memory.empty() ? "" : ", ", group.name, group.bytes / 1048576.0);
+    fmt::print("       memory: {}\n", memory);
+    std::fflush(stdout);
+  }
+}
+
+static void run_bench(const BenchOptions& o) {
+  if (o.iters < 1) fail("--iters must be at least 1");
+  if (o.warmup < 0) fail("--warmup must not be negative");
+  auto ops = split(o.ops);
+  for (const auto& op : ops)
+    if (op != "matmul" && op != "train") fail("--ops={}: unknown op '{}' (known: matmul, train)", o.ops, op);
+  vk::Context context(context_options());
+  const auto& info = context.info();
+  fmt::print("device: {} ({}, {} {})\n", info.name, info.type_name(), info.driver_name, info.driver_info);
+  for (const auto& op : ops) {
+    if (op == "matmul") bench_matmul(context, o);
+    if (op == "train") bench_train(context, o);
+  }
+}
+
 void add_bench_command(CLI::App& app) {
   static BenchOptions o;
-  auto* cmd = app.add_subcommand("bench", "Benchmark kernels on the chosen device (GPU timestamps, median)");
-  cmd->add_option("--iters", o.iters, "Timed iterations per kernel")->capture_default_str();
+  auto* cmd = app.add_subcommand("bench", "Benchmark kernels and training steps on the chosen device");
+  cmd->add_option("--iters", o.iters, "Timed iterations per kernel or step")->capture_default_str();
   cmd->add_option("--warmup", o.warmup, "Untimed iterations first")->capture_default_str();
-  cmd->add_option("--ops", o.ops, "Which kernels (matmul)")->capture_default_str();
+  cmd->add_option("--ops", o.ops, "What to run: matmul, train (comma-separated)")->capture_default_str();
   cmd->add_option("--size", o.size, "One square matmul of this size instead of the default shapes");
   cmd->add_option("--tile", o.tile, "Matmul tile BMxBNxBKxTMxTN instead of the device default");
   cmd->add_flag("!--no-naive", o.naive, "Skip the naive baseline kernel");
+  cmd->add_option("--model", o.models, "Model presets for the training step (comma-separated, e.g. d2,d6)")
+      ->capture_default_str();
+  cmd->add_option("--batch", o.batch, "Batch size for the training step")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--seq", o.seq, "Sequence length for the training step")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--vocab", o.vocab, "Vocabulary size (default 4096 below d12, else the preset's)");
+  cmd->add_flag("--vs-torch", o.vs_torch, "Also time PyTorch (CPU) doing the identical training step");
   cmd->callback([] { run_bench(o); });
 }
 

@@ -1,4 +1,7 @@
-// Matmul launchers and the tile table (see matmul.h).
+// Matmul launchers and the tile table (see matmul.h). On CPU devices (lavapipe) matmul() runs
+// shaders/matmul_cpu.comp, a kernel shaped for lavapipe's SIMD-lanes execution, whenever the tile is
+// a CPU-kernel tile (BM = TM, one row block shared by all lanes); ALPHA_DISABLE_CPU_MATMUL=1 turns
+// that off and every device runs the portable shaders/matmul.comp.
 #include "engine/ops/matmul.h"
 
 #include <fmt/format.h>
@@ -25,10 +28,26 @@ static_assert(sizeof(NaivePush) == 12);
 // Tiles per device class, BM x BN x BK x TM x TN:
 // - GPUs: 64x64 tiles, 16-deep K steps, 4x4 per invocation = 256 invocations, 8 KiB shared memory;
 //   the classic register-blocked SGEMM shape, a safe start before per-vendor tuning.
-// - CPU devices (lavapipe): one workgroup runs on one CPU thread with 8-wide SIMD lanes, so few
-//   invocations (= few barrier switches) with large per-invocation register tiles win.
+// - CPU devices (lavapipe), matmul_cpu.comp: 8 invocations (one 8-lane SIMD group) of 16x16
+//   outputs each, sharing 16 columns: 128x16x4x16x16. Every buffer load costs a loop over the
+//   lanes there, so the tile maximises FMAs per load (TM·TN/(TM+TN) = 8); 8x16 and 16x8 were ~20%
+//   slower, 16x32 and 32x32 no faster and 15-60x slower to compile (see perf/matmul.md).
+// - CPU devices with ALPHA_DISABLE_CPU_MATMUL=1, portable kernel: few invocations (= few barrier
+//   switches) with large per-invocation register tiles: 64x64x16x8x8 = 64 invocations.
 static const MatmulTile kGpuTile{64, 64, 16, 4, 4};
-static const MatmulTile kCpuTile{64, 64, 16, 8, 8};
+static const MatmulTile kCpuTile{128, 16, 4, 16, 16};
+static const MatmulTile kCpuPortableTile{64, 64, 16, 8, 8};
+
+// ALPHA_DISABLE_CPU_MATMUL=1: CPU devices use the portable kernel too. Read once.
+static bool cpu_matmul_disabled() {
+  static const bool disabled = [] {
+    const char* env = std::getenv("ALPHA_DISABLE_CPU_MATMUL");
+    return env && *env && std::string(env) != "0";
+  }();
+  return disabled;
+}
+
+bool MatmulTile::is_cpu_tile() const { return bn == tn; }
 
 std::string MatmulTile::to_string() const { return fmt::format("{}x{}x{}x{}x{}", bm, bn, bk, tm, tn); }
 
@@ -44,7 +63,12 @@ MatmulTile parse_matmul_tile(const std::string& text) {
 
 MatmulTile default_matmul_tile(const vk::CommandStream& stream) {
   if (const char* env = std::getenv("ALPHA_MATMUL_TILE"); env && *env) return parse_matmul_tile(env);
-  return stream.context().info().type == VK_PHYSICAL_DEVICE_TYPE_CPU ? kCpuTile : kGpuTile;
+  const bool cpu = stream.context().info().type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  return !cpu ? kGpuTile : cpu_matmul_disabled() ? kCpuPortableTile : kCpuTile;
+}
+
+bool uses_cpu_matmul(const vk::CommandStream& stream, const MatmulTile& t) {
+  return stream.context().info().type == VK_PHYSICAL_DEVICE_TYPE_CPU && !cpu_matmul_disabled() && t.is_cpu_tile();
 }
 
 static void check_tile(const vk::CommandStream& stream, const MatmulTile& t) {
@@ -76,13 +100,23 @@ void matmul(vk::CommandStream& stream, const Tensor& a, const Tensor& b, const T
   const MatmulTile t = tile ? *tile : default_matmul_tile(stream);
   check_tile(stream, t);
 
-  const char* names[3][2] = {{"matmul_nn_f32", "matmul_nn_bias_f32"},
-                             {"matmul_nt_f32", "matmul_nt_bias_f32"},
-                             {"matmul_tn_f32", "matmul_tn_bias_f32"}};
-  const char* shader = names[static_cast<int>(layout)][bias ? 1 : 0];
+  const bool cpu_kernel = uses_cpu_matmul(stream, t);
+  const char* names[2][3][2] = {{{"matmul_nn_f32", "matmul_nn_bias_f32"},
+                                 {"matmul_nt_f32", "matmul_nt_bias_f32"},
+                                 {"matmul_tn_f32", "matmul_tn_bias_f32"}},
+                                {{"matmul_cpu_nn_f32", "matmul_cpu_nn_bias_f32"},
+                                 {"matmul_cpu_nt_f32", "matmul_cpu_nt_bias_f32"},
+                                 {"matmul_cpu_tn_f32", "matmul_cpu_tn_bias_f32"}}};
+  const char* shader = names[cpu_kernel ? 1 : 0][static_cast<int>(layout)][bias ? 1 : 0];
   const uint32_t bindings = bias ? 4 : 3;
-  const auto& pipeline = stream.context().pipelines().get(
-      {shader, bindings, sizeof(MatmulPush), {t.threads(), t.bm, t.bn, t.bk, t.tm, t.tn}});
+  std::vector<uint32_t> constants{t.threads(), t.bm, t.bn, t.bk, t.tm, t.tn};
+  if (cpu_kernel) {  // VEC4: every vec4 load in matmul_cpu.comp is aligned and inside its line
+    const bool vec4 = layout == Layout::NN   ? K % 4 == 0 && N % 4 == 0 && t.tn % 4 == 0
+                      : layout == Layout::NT ? K % 4 == 0
+                                             : M % 4 == 0 && N % 4 == 0 && t.tm % 4 == 0 && t.tn % 4 == 0;
+    constants.push_back(vec4 ? 1 : 0);
+  }
+  const auto& pipeline = stream.context().pipelines().get({shader, bindings, sizeof(MatmulPush), constants});
   MatmulPush push{static_cast<uint32_t>(M), static_cast<uint32_t>(N), static_cast<uint32_t>(K), accumulate ? 1u : 0u};
   vk::Groups groups{static_cast<uint32_t>((N + t.bn - 1) / t.bn), static_cast<uint32_t>((M + t.bm - 1) / t.bm)};
   // accumulate reads c; a write binding already orders c against earlier readers and writers.

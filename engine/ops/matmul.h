@@ -20,6 +20,8 @@ enum class Layout { NN, NT, TN };
 struct MatmulTile {
   uint32_t bm, bn, bk, tm, tn;
   uint32_t threads() const { return (bm / tm) * (bn / tn); }
+  // BN = TN: all invocations share the columns, the shape of matmul_cpu.comp's tiles.
+  bool is_cpu_tile() const;
   std::string to_string() const;
 };
 
@@ -27,6 +29,10 @@ struct MatmulTile {
 MatmulTile default_matmul_tile(const vk::CommandStream& stream);
 // Parses "BMxBNxBKxTMxTN"; throws alpha::Error on a malformed or unusable tile.
 MatmulTile parse_matmul_tile(const std::string& text);
+
+// True when matmul() runs matmul_cpu.comp for this tile: a CPU device, a CPU-kernel tile, and
+// ALPHA_DISABLE_CPU_MATMUL unset.
+bool uses_cpu_matmul(const vk::CommandStream& stream, const MatmulTile& t);
 
 void matmul(vk::CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& c, Layout layout,
             const Tensor* bias = nullptr, bool accumulate = false, std::optional<MatmulTile> tile = std::nullopt);

@@ -47,9 +47,9 @@ expect_fail "--device 99" "there is no Vulkan device 99" "$alpha" --device 99 de
 expect_fail "bench --device 99" "there is no Vulkan device 99" "$alpha" bench --device 99 --size 8
 expect_fail "ALPHA_DEVICE=abc" "ALPHA_DEVICE=abc is not a device index" env ALPHA_DEVICE=abc "$alpha" devices
 expect_fail "bad tile" "is not BMxBNxBKxTMxTN" "$alpha" bench --tile 64x64 --size 8
-expect_fail "unknown op" "only 'matmul'" "$alpha" bench --ops attention
+expect_fail "unknown op" "unknown op 'attention'" "$alpha" bench --ops attention
 
-out=$("$alpha" bench --size 67 --iters 2 --warmup 1 --validate 2>&1)
+out=$("$alpha" bench --ops matmul --size 67 --iters 2 --warmup 1 --validate 2>&1)
 rc=$?
 err=$(sed -n 's/.*max rel err \([0-9.e+-]*\).*/\1/p' <<<"$out")
 if [ $rc -eq 0 ] && grep -q "naive" <<<"$out" && [ -n "$err" ] && ! grep -q "validation" <<<"$out" &&
@@ -58,6 +58,15 @@ if [ $rc -eq 0 ] && grep -q "naive" <<<"$out" && [ -n "$err" ] && ! grep -q "val
 else
   fail "bench: $out"
 fi
+
+out=$("$alpha" bench --ops train --model d1 --batch 2 --seq 16 --vocab 64 --iters 2 --warmup 1 --validate 2>&1)
+if [ $? -eq 0 ] && grep -Eq '^d1 +2 +16 +64 +[0-9.]+ +[0-9.]+ +[0-9]+' <<<"$out" && grep -q "memory: parameters" <<<"$out" &&
+   ! grep -q "validation" <<<"$out"; then
+  pass "bench runs a training step and reports tokens/s and memory"
+else
+  fail "bench train: $out"
+fi
+expect_fail "bench bad model" "unknown model preset 'x7'" "$alpha" bench --ops train --model x7
 
 echo "$passes passed, $failures failed"
 [ "$failures" -eq 0 ]

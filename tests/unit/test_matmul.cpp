@@ -91,12 +91,17 @@ TEST_CASE_FIXTURE(GpuFixture, "matmul matches the CPU reference for every layout
       {37, 53, 29, Layout::NT, false, false}, {70, 33, 131, Layout::NT, true, false},
       {3, 200, 9, Layout::NT, true, true},    {37, 53, 29, Layout::TN, false, false},
       {131, 45, 66, Layout::TN, true, false}, {64, 64, 64, Layout::TN, false, true},
+      // multiples of 4 (but of no tile): matmul_cpu.comp's vec4 loads; the TN one has a K tail
+      {36, 52, 28, Layout::NN, true, true},   {36, 52, 28, Layout::NT, false, true},
+      {36, 52, 28, Layout::TN, true, false},  {44, 20, 30, Layout::TN, false, false},
   };
-  // The device default plus both table entries and an odd tile, so every tile shape is exercised
-  // on lavapipe whatever the default is.
+  // The device default, the table entries and odd tiles, so every tile shape is exercised on
+  // lavapipe whatever the default is. Tiles with BN = TN run matmul_cpu.comp on CPU devices
+  // (the portable kernel elsewhere); 24x6x4x3x6 takes its scalar-load path in NN and TN.
   const std::vector<std::optional<ops::MatmulTile>> tiles = {
       std::nullopt, ops::MatmulTile{64, 64, 16, 4, 4}, ops::MatmulTile{64, 64, 16, 8, 8},
-      ops::MatmulTile{32, 16, 8, 4, 2}};
+      ops::MatmulTile{32, 16, 8, 4, 2}, ops::MatmulTile{128, 16, 4, 16, 16}, ops::MatmulTile{32, 8, 4, 4, 8},
+      ops::MatmulTile{24, 6, 4, 3, 6}};
   for (const auto& tile : tiles)
     for (const auto& shape : shapes) check_matmul(shape, tile);
 }

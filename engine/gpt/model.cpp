@@ -1,0 +1,369 @@
+// GPT forward, backward and optimizer step as kernel calls (see model.h). The per-layer code reads
+// top to bottom in model order, llm.c style; shapes in the comments use B, T, C, NH, V, N = B·T.
+#include "engine/gpt/model.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/error.h"
+#include "engine/ops/attention.h"
+#include "engine/ops/elementwise.h"
+#include "engine/ops/embedding.h"
+#include "engine/ops/gelu.h"
+#include "engine/ops/layernorm.h"
+#include "engine/ops/matmul.h"
+#include "engine/ops/reduce.h"
+#include "engine/ops/softmax_xent.h"
+
+namespace alpha::gpt {
+
+using ops::Layout;
+
+struct LayerActivations {
+  Tensor ln1, ln1_mean, ln1_rstd;  // (B,T,C), (N), (N)
+  Tensor qkv;                      // (B,T,3C)
+  Tensor atty, lse;                // (B,T,C), (B,NH,T)
+  Tensor attproj, residual2;       // (B,T,C)
+  Tensor ln2, ln2_mean, ln2_rstd;  // (B,T,C), (N), (N)
+  Tensor fch, fch_gelu;            // (B,T,4C)
+  Tensor fcproj, residual3;        // (B,T,C)
+};
+
+struct GptModel::Activations {
+  Tensor tokens, targets;  // (B,T) i32
+  Tensor encoded;          // (B,T,C)
+  std::vector<LayerActivations> layers;
+  Tensor lnf, lnf_mean, lnf_rstd;  // (B,T,C), (N), (N)
+  Tensor logits;                   // (B,T,V); holds dlogits after the fused loss
+  Tensor losses;                   // (B,T)
+  // backward scratch, reused by every layer
+  Tensor dresidual, dln;  // (B,T,C)
+  Tensor dqkv;            // (B,T,3C)
+  Tensor dfch;            // (B,T,4C)
+  // reductions
+  Tensor ones;             // (N): bias gradients as onesᵀ·dY with the deterministic matmul
+  Tensor partials;         // reduction scratch
+  Tensor loss_sum, norm_sq;  // (1)
+};
+
+namespace {
+
+// Every activation's shape, in allocation order; also what plan_memory sums.
+struct ActivationShapes {
+  std::vector<std::pair<std::vector<int64_t>, DType>> shapes;
+  void add(std::vector<int64_t> shape, DType dtype = DType::f32) { shapes.push_back({std::move(shape), dtype}); }
+  uint64_t bytes() const {
+    uint64_t total = 0;
+    for (const auto& [shape, dtype] : shapes) {
+      uint64_t n = dtype_bytes(dtype);
+      for (int64_t d : shape) n *= d;
+      total += (n + 255) / 256 * 256;
+    }
+    return total;
+  }
+};
+
+constexpr int64_t kPartials = std::max<int64_t>(ops::kReduceGroups, ops::kNormPartials);
+
+ActivationShapes activation_shapes(const GptConfig& c, int64_t B, int64_t T) {
+  const int64_t C = c.n_embd, NH = c.n_head, V = c.vocab_size, N = B * T;
+  ActivationShapes s;
+  s.add({B, T}, DType::i32);
+  s.add({B, T}, DType::i32);
+  s.add({B, T, C});
+  for (int l = 0; l < c.n_layer; ++l) {
+    s.add({B, T, C}), s.add({N}), s.add({N});
+    s.add({B, T, 3 * C});
+    s.add({B, T, C}), s.add({B, NH, T});
+    s.add({B, T, C}), s.add({B, T, C});
+    s.add({B, T, C}), s.add({N}), s.add({N});
+    s.add({B, T, 4 * C}), s.add({B, T, 4 * C});
+    s.add({B, T, C}), s.add({B, T, C});
+  }
+  s.add({B, T, C}), s.add({N}), s.add({N});
+  s.add({B, T, V});
+  s.add({B, T});
+  s.add({B, T, C}), s.add({B, T, C});
+  s.add({B, T, 3 * C});
+  s.add({B, T, 4 * C});
+  s.add({N, 1});
+  s.add({kPartials});
+  s.add({1}), s.add({1});
+  return s;
+}
+
+uint64_t host_memory_bytes() {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : 0;
+}
+
+}  // namespace
+
+std::vector<MemoryGroup> GptModel::plan_memory(const GptConfig& config, int B, int T) {
+  const uint64_t param_bytes = ParameterLayout(config).total_floats * 4;
+  return {{"parameters", param_bytes},
+          {"gradients", param_bytes},
+          {"adamw m", param_bytes},
+          {"adamw v", param_bytes},
+          {"activations", activation_shapes(config, B, T).bytes()}};
+}
+
+std::vector<MemoryGroup> GptModel::memory() const { return plan_memory(config_, B_, T_); }
+
+static void check_fits(vk::Context& context, const GptConfig& config, int B, int T) {
+  config.validate();
+  if (B <= 0) fail("batch size {} must be positive", B);
+  if (T <= 0 || T > config.seq_len)
+    fail("sequence length {} must be between 1 and the model's seq_len {}", T, config.seq_len);
+  uint64_t total = 0;
+  for (const auto& group : GptModel::plan_memory(config, B, T)) total += group.bytes;
+  const auto& info = context.info();
+  // A CPU device (lavapipe) allocates host memory whatever heap size it reports: compare with RAM.
+  const bool cpu = info.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  const uint64_t available = cpu ? host_memory_bytes() : info.device_local_bytes;
+  if (available > 0 && total > available)
+    fail("model {} with batch {}x{} needs {:.2f} GiB, more than the {:.2f} GiB of {} on {}: use a smaller batch, "
+         "sequence or model",
+         config.describe(), B, T, total / 1073741824.0, available / 1073741824.0, cpu ? "host memory" : "device memory",
+         info.name);
+  // Each tensor is bound whole; the largest must fit one storage-buffer binding.
+  const uint64_t wte_bytes = uint64_t(config.vocab_size) * config.n_embd * 4;
+  const uint64_t logits_bytes = uint64_t(B) * T * config.vocab_size * 4;
+  const uint64_t largest = std::max(wte_bytes, logits_bytes);
+  if (largest > info.max_storage_buffer_range)
+    fail("model {} with batch {}x{} has a {:.0f} MiB tensor (token embedding or logits), more than the {:.0f} MiB "
+         "{} binds at once; use a smaller vocabulary or batch (splitting the LM head is not implemented yet)",
+         config.describe(), B, T, largest / 1048576.0, info.max_storage_buffer_range / 1048576.0, info.name);
+}
+
+
+GptModel::GptModel(vk::Context& context, const GptConfig& config, int B, int T)
+    : context_(context),
+      config_((check_fits(context, config, B, T), config)),
+      layout_(config),
+      B_(B),
+      T_(T),
+      arena_(context),
+      acts_(std::make_unique<Activations>()) {
+  const int64_t bytes = layout_.total_floats * 4;
+  params_ = arena_.allocate(bytes);
+  grads_ = arena_.allocate(bytes);
+  adam_m_ = arena_.allocate(bytes);
+  adam_v_ = arena_.allocate(bytes);
+
+  auto shapes = activation_shapes(config_, B, T).shapes;
+  size_t next = 0;
+  auto take = [&] {
+    const auto& [shape, dtype] = shapes[next++];
+    return Tensor::empty(arena_, shape, dtype);
+  };
+  auto& a = *acts_;
+  a.tokens = take(), a.targets = take(), a.encoded = take();
+  a.layers.resize(config_.n_layer);
+  for (auto& l : a.layers) {
+    l.ln1 = take(), l.ln1_mean = take(), l.ln1_rstd = take();
+    l.qkv = take();
+    l.atty = take(), l.lse = take();
+    l.attproj = take(), l.residual2 = take();
+    l.ln2 = take(), l.ln2_mean = take(), l.ln2_rstd = take();
+    l.fch = take(), l.fch_gelu = take();
+    l.fcproj = take(), l.residual3 = take();
+  }
+  a.lnf = take(), a.lnf_mean = take(), a.lnf_rstd = take();
+  a.logits = take();
+  a.losses = take();
+  a.dresidual = take(), a.dln = take();
+  a.dqkv = take();
+  a.dfch = take();
+  a.ones = take();
+  a.partials = take();
+  a.loss_sum = take(), a.norm_sq = take();
+
+  // AdamW state starts at zero; gradients too; the ones vector never changes.
+  vk::CommandStream stream(context_);
+  fill_buffer(stream, adam_m_, layout_.total_floats, 0.0f);
+  fill_buffer(stream, adam_v_, layout_.total_floats, 0.0f);
+  fill_buffer(stream, grads_, layout_.total_floats, 0.0f);
+  ops::fill(stream, a.ones, 1.0f);
+  stream.submit();
+}
+
+GptModel::~GptModel() = default;
+
+void GptModel::fill_buffer(vk::CommandStream& stream, const vk::BufferSlice& buffer, int64_t floats, float value) {
+  // Bound in chunks: a whole gradient buffer can exceed one storage-buffer binding.
+  const int64_t chunk = std::min<int64_t>(context_.info().max_storage_buffer_range, int64_t(1) << 30) / 4 /
+                        kParameterAlignment * kParameterAlignment;
+  for (int64_t start = 0; start < floats; start += chunk) {
+    const int64_t n = std::min(chunk, floats - start);
+    ops::fill(stream, Tensor{{n}, DType::f32, buffer.sub(start * 4, n * 4)}, value);
+  }
+}
+
+Tensor GptModel::view(const vk::BufferSlice& buffer, int index) const {
+  const auto& p = layout_.params[index];
+  return Tensor{p.shape, DType::f32, buffer.sub(p.offset * 4, p.numel * 4)};
+}
+
+Tensor GptModel::parameter(int index) const { return view(params_, index); }
+Tensor GptModel::gradient(int index) const { return view(grads_, index); }
+
+void GptModel::set_parameters(std::span<const float> values) {
+  if (static_cast<int64_t>(values.size()) != layout_.total_floats)
+    fail("set_parameters: {} floats, the layout has {}", values.size(), layout_.total_floats);
+  arena_.upload(params_, values.data(), values.size_bytes());
+}
+
+std::vector<float> GptModel::parameters() {
+  std::vector<float> values(layout_.total_floats);
+  arena_.download(params_, values.data(), values.size() * 4);
+  return values;
+}
+
+std::vector<float> GptModel::gradients() {
+  std::vector<float> values(layout_.total_floats);
+  arena_.download(grads_, values.data(), values.size() * 4);
+  return values;
+}
+
+void GptModel::set_batch(std::span<const int32_t> tokens, std::span<const int32_t> targets) {
+  const size_t n = size_t(B_) * T_;
+  if (tokens.size() != n || targets.size() != n)
+    fail("set_batch: {} tokens and {} targets, the model was sized for {}x{}", tokens.size(), targets.size(), B_, T_);
+  valid_targets_ = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (tokens[i] < 0 || tokens[i] >= config_.vocab_size)
+      fail("set_batch: token {} at position {} is outside the vocabulary of {}", tokens[i], i, config_.vocab_size);
+    if (targets[i] < -1 || targets[i] >= config_.vocab_size)
+      fail("set_batch: target {} at position {} is outside the vocabulary of {}", targets[i], i, config_.vocab_size);
+    valid_targets_ += targets[i] >= 0;
+  }
+  upload(arena_, acts_->tokens, tokens);
+  upload(arena_, acts_->targets, targets);
+}
+
+void GptModel::forward(vk::CommandStream& stream, bool with_loss) {
+  auto& a = *acts_;
+  const auto& P = layout_;
+  const int NH = config_.n_head;
+  auto param = [&](int index) { return parameter(index); };
+
+  ops::embedding_forward(stream, a.tokens, param(P.wte), param(P.wpe), a.encoded);
+  for (int l = 0; l < config_.n_layer; ++l) {
+    const auto& w = P.blocks[l];
+    auto& x = a.layers[l];
+    const Tensor& residual = l == 0 ? a.encoded : a.layers[l - 1].residual3;
+    Tensor qkv_b = param(w.qkv_b), attn_proj_b = param(w.attn_proj_b), fc_b = param(w.fc_b), fc_proj_b = param(w.fc_proj_b);
+    ops::layernorm_forward(stream, residual, param(w.ln1_w), param(w.ln1_b), x.ln1, x.ln1_mean, x.ln1_rstd);
+    ops::matmul(stream, x.ln1, param(w.qkv_w), x.qkv, Layout::NT, &qkv_b);                     // (B,T,3C)
+    ops::attention_forward(stream, x.qkv, x.atty, x.lse, NH);                                   // (B,T,C)
+    ops::matmul(stream, x.atty, param(w.attn_proj_w), x.attproj, Layout::NT, &attn_proj_b);     // (B,T,C)
+    ops::add(stream, residual, x.attproj, x.residual2);
+    ops::layernorm_forward(stream, x.residual2, param(w.ln2_w), param(w.ln2_b), x.ln2, x.ln2_mean, x.ln2_rstd);
+    ops::matmul(stream, x.ln2, param(w.fc_w), x.fch, Layout::NT, &fc_b);                        // (B,T,4C)
+    ops::gelu_forward(stream, x.fch, x.fch_gelu);
+    ops::matmul(stream, x.fch_gelu, param(w.fc_proj_w), x.fcproj, Layout::NT, &fc_proj_b);      // (B,T,C)
+    ops::add(stream, x.residual2, x.fcproj, x.residual3);
+  }
+  ops::layernorm_forward(stream, a.layers.back().residual3, param(P.lnf_w), param(P.lnf_b), a.lnf, a.lnf_mean,
+                         a.lnf_rstd);
+  ops::matmul(stream, a.lnf, param(P.wte), a.logits, Layout::NT);  // (B,T,V), LM head tied to wte
+  if (!with_loss) return;
+  if (valid_targets_ == 0) fail("forward: every target of the batch is ignored (-1); there is no loss to compute");
+  ops::softmax_cross_entropy(stream, a.logits, a.targets, a.losses, a.logits, 1.0f / valid_targets_);
+  ops::reduce_sum(stream, a.losses, a.partials, a.loss_sum);
+}
+
+void GptModel::zero_grad(vk::CommandStream& stream) { fill_buffer(stream, grads_, layout_.total_floats, 0.0f); }
+
+void GptModel::backward(vk::CommandStream& stream) {
+  auto& a = *acts_;
+  const auto& P = layout_;
+  const int NH = config_.n_head;
+  const int64_t N = int64_t(B_) * T_;
+  auto param = [&](int index) { return parameter(index); };
+  auto grad = [&](int index) { return gradient(index); };
+  // dbias (1,Cout) += onesᵀ (N,1)ᵀ · dY (N,Cout): a deterministic column sum
+  auto bias_grad = [&](const Tensor& dy, int index) {
+    Tensor g = grad(index);
+    g.shape = {1, g.numel()};
+    ops::matmul(stream, a.ones, dy, g, Layout::TN, nullptr, true);
+  };
+  auto rows = [&](Tensor t, int64_t cols) {  // (B,T,X) as (N,X)
+    t.shape = {N, cols};
+    return t;
+  };
+  const int64_t C = config_.n_embd;
+  const Tensor dlogits = rows(a.logits, config_.vocab_size);
+
+  // LM head: logits = lnf · wteᵀ
+  ops::matmul(stream, dlogits, param(P.wte), a.dln, Layout::NN);                      // dlnf (B,T,C)
+  ops::matmul(stream, dlogits, rows(a.lnf, C), grad(P.wte), Layout::TN, nullptr, true);  // dwte (V,C) +=
+  ops::fill(stream, a.dresidual, 0.0f);
+  ops::layernorm_backward(stream, a.dln, a.layers.back().residual3, param(P.lnf_w), a.lnf_mean, a.lnf_rstd,
+                          a.dresidual, grad(P.lnf_w), grad(P.lnf_b));
+  for (int l = config_.n_layer - 1; l >= 0; --l) {
+    const auto& w = P.blocks[l];
+    auto& x = a.layers[l];
+    const Tensor& residual = l == 0 ? a.encoded : a.layers[l - 1].residual3;
+    // dresidual = d(residual3) = d(fcproj) = d(residual2) so far
+    ops::matmul(stream, a.dresidual, param(w.fc_proj_w), a.dfch, Layout::NN);                       // (B,T,4C)
+    ops::matmul(stream, rows(a.dresidual, C), rows(x.fch_gelu, 4 * C), grad(w.fc_proj_w), Layout::TN, nullptr, true);
+    bias_grad(rows(a.dresidual, C), w.fc_proj_b);
+    ops::gelu_backward(stream, x.fch, a.dfch, a.dfch);
+    ops::matmul(stream, a.dfch, param(w.fc_w), a.dln, Layout::NN);                                  // (B,T,C)
+    ops::matmul(stream, rows(a.dfch, 4 * C), rows(x.ln2, C), grad(w.fc_w), Layout::TN, nullptr, true);
+    bias_grad(rows(a.dfch, 4 * C), w.fc_b);
+    ops::layernorm_backward(stream, a.dln, x.residual2, param(w.ln2_w), x.ln2_mean, x.ln2_rstd, a.dresidual,
+                            grad(w.ln2_w), grad(w.ln2_b));
+    // dresidual = d(residual2) = d(attproj) = d(residual) so far
+    ops::matmul(stream, a.dresidual, param(w.attn_proj_w), a.dln, Layout::NN);                      // datty (B,T,C)
+    ops::matmul(stream, rows(a.dresidual, C), rows(x.atty, C), grad(w.attn_proj_w), Layout::TN, nullptr, true);
+    bias_grad(rows(a.dresidual, C), w.attn_proj_b);
+    ops::attention_backward(stream, a.dln, x.qkv, x.atty, x.lse, a.dqkv, NH);                       // (B,T,3C)
+    ops::matmul(stream, a.dqkv, param(w.qkv_w), a.dln, Layout::NN);                                 // dln1 (B,T,C)
+    ops::matmul(stream, rows(a.dqkv, 3 * C), rows(x.ln1, C), grad(w.qkv_w), Layout::TN, nullptr, true);
+    bias_grad(rows(a.dqkv, 3 * C), w.qkv_b);
+    ops::layernorm_backward(stream, a.dln, residual, param(w.ln1_w), x.ln1_mean, x.ln1_rstd, a.dresidual,
+                            grad(w.ln1_w), grad(w.ln1_b));
+  }
+  ops::embedding_backward(stream, a.tokens, a.dresidual, grad(P.wte), grad(P.wpe));
+}
+
+void GptModel::optimizer_step(vk::CommandStream& stream, const ops::AdamWConfig& config) {
+  auto& a = *acts_;
+  auto range = [](const vk::BufferSlice& buffer, int64_t begin, int64_t end) {
+    return Tensor{{end - begin}, DType::f32, buffer.sub(begin * 4, (end - begin) * 4)};
+  };
+  const int64_t all = layout_.total_floats, decay = layout_.decay_floats;
+  ops::grad_norm_squared(stream, range(grads_, 0, all), a.partials, a.norm_sq);
+  ops::AdamWConfig decayed = config, plain = config;
+  plain.weight_decay = 0.0f;
+  ops::adamw_update(stream, range(params_, 0, decay), range(grads_, 0, decay), range(adam_m_, 0, decay),
+                    range(adam_v_, 0, decay), a.norm_sq, decayed);
+  ops::adamw_update(stream, range(params_, decay, all), range(grads_, decay, all), range(adam_m_, decay, all),
+                    range(adam_v_, decay, all), a.norm_sq, plain);
+}
+
+float GptModel::read_loss() { return download(arena_, acts_->loss_sum)[0] / static_cast<float>(valid_targets_); }
+
+float GptModel::read_grad_norm() { return std::sqrt(download(arena_, acts_->norm_sq)[0]); }
+
+std::vector<float> GptModel::read_logits() { return download(arena_, acts_->logits); }
+
+StepResult GptModel::train_step(std::span<const int32_t> tokens, std::span<const int32_t> targets,
+                                const ops::AdamWConfig& config) {
+  set_batch(tokens, targets);
+  vk::CommandStream stream(context_);
+  zero_grad(stream);
+  forward(stream, true);
+  backward(stream);
+  optimizer_step(stream, config);
+  stream.submit();
+  return {read_loss(), read_grad_norm()};
+}
+
+}  // namespace alpha::gpt

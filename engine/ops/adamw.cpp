@@ -1,0 +1,144 @@
+// grad_norm_squared and adamw_update launchers (see adamw.h): both walk the tensors in chunks that
+// fit one storage-buffer binding, at offsets aligned for binding.
+#include "engine/ops/adamw.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "common/error.h"
+#include "engine/ops/launch.h"
+#include "engine/vk/context.h"
+
+namespace alpha::ops {
+
+struct SumSquaresPush {  // twin of sum_squares.comp's Push
+  uint32_t n;
+  uint32_t square;
+};
+static_assert(sizeof(SumSquaresPush) == 8);
+
+struct AdamWPush {  // twin of adamw.comp's Push
+  uint32_t n;
+  float decay;
+  float beta1;
+  float beta2;
+  float one_minus_beta1;
+  float one_minus_beta2;
+  float step_size;
+  float bc2_sqrt;
+  float eps;
+  float max_norm;
+};
+static_assert(sizeof(AdamWPush) == 40);
+
+constexpr uint32_t kSumSquaresGroupSize = 256;  // a power of two: the tree reduction halves it
+static_assert((kSumSquaresGroupSize & (kSumSquaresGroupSize - 1)) == 0);
+constexpr int64_t kSumSquaresMaxGroups = 256;  // per chunk
+
+// Floats per chunk: at most the device's storage-buffer range (or max_chunk_bytes when > 0), a
+// multiple of the binding offset alignment so every chunk after the first starts aligned.
+static int64_t chunk_floats(const vk::CommandStream& stream, VkDeviceSize max_chunk_bytes,
+                            const char* op) {
+  const auto& info = stream.context().info();
+  const VkDeviceSize align = std::lcm(
+      std::max<VkDeviceSize>(info.min_storage_buffer_offset_alignment, 1), VkDeviceSize(4));
+  VkDeviceSize limit = info.max_storage_buffer_range;
+  if (max_chunk_bytes > 0) limit = std::min(limit, max_chunk_bytes);
+  const VkDeviceSize bytes = limit / align * align;
+  if (bytes == 0)
+    fail("{}: a chunk limit of {} bytes is below the binding alignment {}", op, limit, align);
+  return static_cast<int64_t>(bytes / 4);
+}
+
+void grad_norm_squared(vk::CommandStream& stream, const Tensor& grads, const Tensor& partials,
+                       const Tensor& out, VkDeviceSize max_chunk_bytes) {
+  require_f32(grads, "grad_norm_squared", "grads");
+  require_f32(partials, "grad_norm_squared", "partials");
+  require_f32(out, "grad_norm_squared", "out");
+  if (partials.numel() < kNormPartials)
+    fail("grad_norm_squared: partials {} holds {} floats, it needs kNormPartials = {}",
+         partials.shape_string(), partials.numel(), kNormPartials);
+  const int64_t n = grads.numel();
+  const int64_t chunk = chunk_floats(stream, max_chunk_bytes, "grad_norm_squared");
+  const int64_t chunks = (n + chunk - 1) / chunk;
+  // Each chunk writes a run of partial sums that starts at an aligned binding offset: group counts
+  // are multiples of the alignment in floats (surplus groups find no elements and write 0).
+  const auto& info = stream.context().info();
+  const int64_t align_floats =
+      std::max<int64_t>(static_cast<int64_t>(info.min_storage_buffer_offset_alignment) / 4, 1);
+  const int64_t groups_cap =
+      std::min(kSumSquaresMaxGroups, kNormPartials / chunks) / align_floats * align_floats;
+  if (groups_cap == 0)
+    fail(
+        "grad_norm_squared: grads {} need {} chunks of {} floats; {} partial sums hold at most {} "
+        "aligned chunks",
+        grads.shape_string(), chunks, chunk, kNormPartials, kNormPartials / align_floats);
+
+  const auto& pipeline = stream.context().pipelines().get(
+      {"sum_squares_f32", 2, sizeof(SumSquaresPush), {kSumSquaresGroupSize}});
+  // Pass 1: per chunk, its groups' partial sums of squares, side by side in chunk order.
+  int64_t written = 0;
+  for (int64_t begin = 0; begin < n; begin += chunk) {
+    const int64_t count = std::min(chunk, n - begin);
+    int64_t groups = std::clamp<int64_t>((count + kSumSquaresGroupSize - 1) / kSumSquaresGroupSize,
+                                         1, groups_cap);
+    groups = (groups + align_floats - 1) / align_floats * align_floats;
+    stream.dispatch(pipeline,
+                    {vk::reads(grads.slice.sub(begin * 4, count * 4)),
+                     vk::writes(partials.slice.sub(written * 4, groups * 4))},
+                    SumSquaresPush{static_cast<uint32_t>(count), 1},
+                    {static_cast<uint32_t>(groups)}, "grad_norm_squared_pass1");
+    written += groups;
+  }
+  // Pass 2: one group adds the partial sums in a fixed order.
+  stream.dispatch(
+      pipeline, {vk::reads(partials.slice.sub(0, written * 4)), vk::writes(out.slice.sub(0, 4))},
+      SumSquaresPush{static_cast<uint32_t>(written), 0}, {1}, "grad_norm_squared_pass2");
+}
+
+void adamw_update(vk::CommandStream& stream, const Tensor& params, const Tensor& grads,
+                  const Tensor& m, const Tensor& v, const Tensor& norm_sq,
+                  const AdamWConfig& config, VkDeviceSize max_chunk_bytes) {
+  require_f32(params, "adamw_update", "params");
+  require_f32(grads, "adamw_update", "grads");
+  require_f32(m, "adamw_update", "m");
+  require_f32(v, "adamw_update", "v");
+  require_f32(norm_sq, "adamw_update", "norm_sq");
+  require_same_numel(params, grads, "adamw_update");
+  require_same_numel(params, m, "adamw_update");
+  require_same_numel(params, v, "adamw_update");
+  if (config.step < 1)
+    fail("adamw_update: step is {}, it counts from 1 (bias correction)", config.step);
+
+  // Scalars folded in double, as PyTorch does with its Python floats.
+  const double lr = config.lr, beta1 = config.beta1, beta2 = config.beta2;
+  AdamWPush push{};
+  push.decay = static_cast<float>(1.0 - lr * config.weight_decay);
+  push.beta1 = config.beta1;
+  push.beta2 = config.beta2;
+  push.one_minus_beta1 = static_cast<float>(1.0 - beta1);
+  push.one_minus_beta2 = static_cast<float>(1.0 - beta2);
+  push.step_size = static_cast<float>(lr / (1.0 - std::pow(beta1, config.step)));
+  push.bc2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(beta2, config.step)));
+  push.eps = config.eps;
+  push.max_norm = config.max_norm;
+
+  const auto& pipeline = stream.context().pipelines().get(
+      {"adamw_f32", 5, sizeof(AdamWPush), {kElementwiseGroupSize}});
+  const int64_t n = params.numel();
+  const int64_t chunk = chunk_floats(stream, max_chunk_bytes, "adamw_update");
+  for (int64_t begin = 0; begin < n; begin += chunk) {
+    const int64_t count = std::min(chunk, n - begin);
+    const VkDeviceSize offset = begin * 4, bytes = count * 4;
+    push.n = static_cast<uint32_t>(count);
+    stream.dispatch(
+        pipeline,
+        {vk::writes(params.slice.sub(offset, bytes)), vk::reads(grads.slice.sub(offset, bytes)),
+         vk::writes(m.slice.sub(offset, bytes)), vk::writes(v.slice.sub(offset, bytes)),
+         vk::reads(norm_sq.slice.sub(0, 4))},
+        push, elementwise_groups(stream, count), "adamw");
+  }
+}
+
+}  // namespace alpha::ops

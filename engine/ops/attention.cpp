@@ -1,0 +1,135 @@
+// Attention launchers and their tile table (see attention.h).
+#include "engine/ops/attention.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "engine/ops/launch.h"
+#include "engine/vk/context.h"
+
+namespace alpha::ops {
+
+struct AttentionPush {  // twin of attention_forward.comp's and attention_backward.comp's Push
+  uint32_t T, C, NH;
+};
+static_assert(sizeof(AttentionPush) == 12);
+
+constexpr int64_t kMaxHeadSize = 128;  // q, the accumulator and friends are HS registers each
+
+// Rows per workgroup (spec constant 0) and walked rows per block (BC, spec constant 2):
+// - CPU devices (lavapipe): a workgroup is one CPU thread running 8 SIMD lanes; 8 rows = one
+//   vector, so the causal diagonal wastes little and there are many groups for the threads.
+// - GPUs: 64 rows = two warps / one wave, enough groups at T >= 256 to fill the machine.
+// BC = 16 gives 16 independent dot products per block (latency hiding) at 16 registers.
+struct AttentionTile {
+  uint32_t rows, bc;
+};
+static const AttentionTile kCpuTile{8, 16};
+static const AttentionTile kGpuTile{64, 16};
+
+static AttentionTile tile_for(const vk::CommandStream& stream) {
+  return stream.context().info().type == VK_PHYSICAL_DEVICE_TYPE_CPU ? kCpuTile : kGpuTile;
+}
+
+// Specialization constants: rows per workgroup, HS, BC, LANES (floats per broadcast chunk). The
+// shaders share rows through subgroupBroadcast from lanes 0..LANES-1 of each subgroup, so every
+// subgroup must be whole: the workgroup a multiple of the subgroup size, or one partial subgroup.
+static std::vector<uint32_t> constants_for(const char* op, const vk::CommandStream& stream,
+                                           const AttentionTile& tile, int64_t HS) {
+  const uint32_t subgroup = stream.context().info().subgroup_size;
+  if (subgroup < 4)
+    fail("{}: the device's subgroup size is {}, the kernels need at least 4", op, subgroup);
+  if (tile.rows % subgroup != 0 && subgroup < tile.rows)
+    fail("{}: {} rows per workgroup is not a multiple of the subgroup size {}", op, tile.rows,
+         subgroup);
+  // Halve BC above HS = 64: the unrolled block is HS·BC FMAs and lavapipe's build time grows
+  // with it (HS = 128 still takes minutes to build on lavapipe).
+  const uint32_t bc = HS > 64 ? tile.bc / 2 : tile.bc;
+  return {tile.rows, static_cast<uint32_t>(HS), bc, std::min<uint32_t>(8, subgroup)};
+}
+
+struct AttentionShape {
+  int64_t B, T, C, NH, HS;
+};
+
+// Checks qkv (B,T,3C) and NH; returns the dimensions.
+static AttentionShape qkv_shape(const char* op, const Tensor& qkv, int NH) {
+  require_f32(qkv, op, "qkv");
+  if (qkv.shape.size() != 3 || qkv.shape[2] % 3 != 0)
+    fail("{}: qkv is {}, expected (B, T, 3C)", op, qkv.shape_string());
+  AttentionShape s{qkv.shape[0], qkv.shape[1], qkv.shape[2] / 3, NH, 0};
+  if (NH < 1 || s.C % NH != 0)
+    fail("{}: C = {} (qkv {}) is not divisible by NH = {}", op, s.C, qkv.shape_string(), NH);
+  s.HS = s.C / NH;
+  if (s.HS % 8 != 0)
+    fail("{}: head size C/NH = {}/{} = {} is not a multiple of 8", op, s.C, NH, s.HS);
+  if (s.HS > kMaxHeadSize)
+    fail("{}: head size C/NH = {} is above the kernel's maximum {}", op, s.HS, kMaxHeadSize);
+  if (s.B < 1 || s.T < 1) fail("{}: qkv {} is empty", op, qkv.shape_string());
+  return s;
+}
+
+static void require_shape(const char* op, const char* role, const Tensor& t,
+                          std::vector<int64_t> want) {
+  if (t.shape == want) return;
+  std::string expected;
+  for (int64_t d : want) expected += (expected.empty() ? "" : ", ") + std::to_string(d);
+  fail("{}: {} is {}, expected ({})", op, role, t.shape_string(), expected);
+}
+
+static vk::Groups groups_for(const AttentionShape& s, const AttentionTile& tile) {
+  return {static_cast<uint32_t>((s.T + tile.rows - 1) / tile.rows),
+          static_cast<uint32_t>(s.B * s.NH)};
+}
+
+static AttentionPush push_for(const AttentionShape& s) {
+  return {static_cast<uint32_t>(s.T), static_cast<uint32_t>(s.C), static_cast<uint32_t>(s.NH)};
+}
+
+void attention_forward(vk::CommandStream& stream, const Tensor& qkv, const Tensor& out,
+                       const Tensor& lse, int NH) {
+  const char* op = "attention_forward";
+  const AttentionShape s = qkv_shape(op, qkv, NH);
+  require_f32(out, op, "out");
+  require_f32(lse, op, "lse");
+  require_shape(op, "out", out, {s.B, s.T, s.C});
+  require_shape(op, "lse", lse, {s.B, s.NH, s.T});
+  const AttentionTile tile = tile_for(stream);
+  const auto& pipeline = stream.context().pipelines().get(
+      {"attention_forward_f32", 3, sizeof(AttentionPush), constants_for(op, stream, tile, s.HS)});
+  stream.dispatch(pipeline, {vk::reads(qkv.slice), vk::writes(out.slice), vk::writes(lse.slice)},
+                  push_for(s), groups_for(s, tile), op);
+}
+
+void attention_backward(vk::CommandStream& stream, const Tensor& dout, const Tensor& qkv,
+                        const Tensor& out, const Tensor& lse, const Tensor& dqkv, int NH) {
+  const char* op = "attention_backward";
+  const AttentionShape s = qkv_shape(op, qkv, NH);
+  require_f32(dout, op, "dout");
+  require_f32(out, op, "out");
+  require_f32(lse, op, "lse");
+  require_f32(dqkv, op, "dqkv");
+  require_shape(op, "dout", dout, {s.B, s.T, s.C});
+  require_shape(op, "out", out, {s.B, s.T, s.C});
+  require_shape(op, "lse", lse, {s.B, s.NH, s.T});
+  require_shape(op, "dqkv", dqkv, {s.B, s.T, 3 * s.C});
+  const AttentionTile tile = tile_for(stream);
+  const AttentionPush push = push_for(s);
+  const vk::Groups groups = groups_for(s, tile);
+  const std::vector<uint32_t> constants = constants_for(op, stream, tile, s.HS);
+  // delta writes D_t into dqkv's dq slots; dkv reads them and writes dk, dv; dq reads them and
+  // overwrites them with dq. Each writes dqkv, so the stream orders the three.
+  for (const char* pass : {"attention_backward_delta_f32", "attention_backward_dkv_f32",
+                           "attention_backward_dq_f32"}) {
+    const auto& pipeline =
+        stream.context().pipelines().get({pass, 5, sizeof(AttentionPush), constants});
+    stream.dispatch(pipeline,
+                    {vk::reads(dout.slice), vk::reads(qkv.slice), vk::reads(out.slice),
+                     vk::reads(lse.slice), vk::writes(dqkv.slice)},
+                    push, groups, pass);
+  }
+}
+
+}  // namespace alpha::ops

@@ -1,0 +1,24 @@
+// Causal multi-head attention, flash-attention style (shaders/attention_forward.comp,
+// attention_backward.comp): fused kernels with an online softmax that never store the T×T scores.
+// The q/k/v projection and the output projection are matmuls left to the caller.
+#pragma once
+
+#include "engine/tensor.h"
+#include "engine/vk/command_stream.h"
+
+namespace alpha::ops {
+
+// qkv (B,T,3C): per token [q (C) | k (C) | v (C)]; head h uses columns h*HS .. h*HS+HS-1 inside
+// each of q, k, v (HS = C/NH, at most 128). out (B,T,C): out[b,t,h] = sum_{s<=t}
+// softmax_s(q[b,t,h]·k[b,s,h] / sqrt(HS)) v[b,s,h] at columns h*HS.. lse (B,NH,T): log-sum-exp of
+// the scaled scores of each query row (saved for backward).
+void attention_forward(vk::CommandStream& stream, const Tensor& qkv, const Tensor& out,
+                       const Tensor& lse, int NH);
+
+// dout (B,T,C), qkv (B,T,3C), out (B,T,C) and lse (B,NH,T) as in and from attention_forward.
+// dqkv (B,T,3C): OVERWRITTEN with the gradients of q, k, v (same layout as qkv). Three dispatches,
+// no atomics: the same inputs give the same bits every run.
+void attention_backward(vk::CommandStream& stream, const Tensor& dout, const Tensor& qkv,
+                        const Tensor& out, const Tensor& lse, const Tensor& dqkv, int NH);
+
+}  // namespace alpha::ops

@@ -1,0 +1,35 @@
+// Token + position embedding forward and backward (shaders/embedding.comp). The backward
+// accumulates into the weight gradients in a fixed order (no atomics), so it is bit-reproducible.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/tensor.h"
+#include "engine/vk/command_stream.h"
+
+namespace alpha::ops {
+
+// out[b,t] = wte[tokens[b,t]] + wpe[t]. A token outside [0, V) gives a row of NaN (the kernel
+// cannot throw; the loss shows it).
+void embedding_forward(vk::CommandStream& stream,
+                       const Tensor& tokens,  // (B, T) i32 in [0, V)
+                       const Tensor& wte,     // (V, C)
+                       const Tensor& wpe,     // (maxT, C), maxT >= T
+                       const Tensor& out);    // (B, T, C)
+
+// dwte[v] += sum of dout[b,t] over the positions with tokens[b,t] == v (in ascending position
+// order); dwpe[t] += sum_b dout[b,t] for t < T (rows T..maxT-1 are untouched). Tokens outside [0,
+// V) are skipped.
+void embedding_backward(vk::CommandStream& stream,
+                        const Tensor& tokens,  // (B, T) i32
+                        const Tensor& dout,    // (B, T, C)
+                        const Tensor& dwte,    // (V, C) accumulated
+                        const Tensor& dwpe);   // (maxT, C) accumulated
+
+// The same with an explicit number of vocabulary parts (the dwte dispatch's y groups, 1..V; the
+// launcher above picks one per device). Results are bit-identical for every choice: for tests and
+// tuning.
+void embedding_backward(vk::CommandStream& stream, const Tensor& tokens, const Tensor& dout,
+                        const Tensor& dwte, const Tensor& dwpe, uint32_t vocab_parts);
+
+}  // namespace alpha::ops

@@ -1,0 +1,39 @@
+// gelu_forward and gelu_backward launchers (see gelu.h): grid-stride elementwise dispatches.
+#include "engine/ops/gelu.h"
+
+#include "engine/ops/launch.h"
+#include "engine/vk/context.h"
+
+namespace alpha::ops {
+
+struct GeluPush {  // twin of gelu.comp's Push
+  uint32_t n;
+};
+static_assert(sizeof(GeluPush) == 4);
+
+void gelu_forward(vk::CommandStream& stream, const Tensor& x, const Tensor& out) {
+  require_f32(x, "gelu_forward", "x");
+  require_f32(out, "gelu_forward", "out");
+  require_same_numel(x, out, "gelu_forward");
+  const auto& pipeline = stream.context().pipelines().get(
+      {"gelu_forward_f32", 2, sizeof(GeluPush), {kElementwiseGroupSize}});
+  stream.dispatch(pipeline, {vk::reads(x.slice), vk::writes(out.slice)},
+                  GeluPush{static_cast<uint32_t>(x.numel())},
+                  elementwise_groups(stream, x.numel()));
+}
+
+void gelu_backward(vk::CommandStream& stream, const Tensor& x, const Tensor& dout,
+                   const Tensor& dx) {
+  require_f32(x, "gelu_backward", "x");
+  require_f32(dout, "gelu_backward", "dout");
+  require_f32(dx, "gelu_backward", "dx");
+  require_same_numel(x, dout, "gelu_backward");
+  require_same_numel(x, dx, "gelu_backward");
+  const auto& pipeline = stream.context().pipelines().get(
+      {"gelu_backward_f32", 3, sizeof(GeluPush), {kElementwiseGroupSize}});
+  stream.dispatch(pipeline, {vk::reads(x.slice), vk::reads(dout.slice), vk::writes(dx.slice)},
+                  GeluPush{static_cast<uint32_t>(x.numel())},
+                  elementwise_groups(stream, x.numel()));
+}
+
+}  // namespace alpha::ops

@@ -1,0 +1,140 @@
+// layernorm_forward and layernorm_backward launchers (see layernorm.h). The backward is two
+// independent dispatches: dx (one workgroup per row) and dweight/dbias (workgroups over channels).
+#include "engine/ops/layernorm.h"
+
+#include <algorithm>
+
+#include "common/error.h"
+#include "engine/ops/launch.h"
+#include "engine/vk/context.h"
+
+namespace alpha::ops {
+
+struct LayernormPush {  // twin of layernorm.comp's Push
+  uint32_t N, C;
+  float eps;
+};
+static_assert(sizeof(LayernormPush) == 12);
+
+// Workgroup shapes per device class:
+// - GPUs: 128 invocations per row (C = 768 is 6 loads each, coalesced); dweight/dbias in 32
+// channels
+//   x 16 row lanes = 512 invocations, 4 KiB shared memory.
+// - CPU devices (lavapipe): a workgroup is one thread with 8-wide SIMD lanes and each barrier is a
+//   costly switch, so one 8-lane vector per row and per 8 channels, walking all rows itself.
+static const LayernormGroups kGpuGroups{128, 32, 16};
+static const LayernormGroups kCpuGroups{8, 8, 1};
+
+LayernormGroups layernorm_groups(const vk::CommandStream& stream) {
+  return stream.context().info().type == VK_PHYSICAL_DEVICE_TYPE_CPU ? kCpuGroups : kGpuGroups;
+}
+
+static bool power_of_two(uint32_t v) {
+  return v && !(v & (v - 1));
+}
+
+static void check_groups(const vk::CommandStream& stream, const LayernormGroups& g,
+                         const char* op) {
+  const auto& info = stream.context().info();
+  if (!power_of_two(g.row) || !power_of_two(g.param_channels) || !power_of_two(g.param_rows))
+    fail("{}: workgroup shape {}/{}x{} must be powers of two (the reductions halve them)", op,
+         g.row, g.param_channels, g.param_rows);
+  if (std::max(g.row, g.param_channels * g.param_rows) > info.max_workgroup_invocations)
+    fail("{}: workgroup shape {}/{}x{} exceeds the device's {} invocations", op, g.row,
+         g.param_channels, g.param_rows, info.max_workgroup_invocations);
+}
+
+static void require_shape(const Tensor& t, int64_t numel, int64_t cols, const char* op,
+                          const char* role, const char* expected) {
+  if (t.numel() != numel || t.cols() != cols)
+    fail("{}: {} is {}, expected {} with N = {} rows of C = {}", op, role, t.shape_string(),
+         expected, cols ? numel / cols : 0, cols);
+}
+
+static vk::Groups row_groups(const vk::CommandStream& stream, int64_t rows) {
+  const int64_t limit = std::min<int64_t>(stream.context().info().max_group_count_x, 65535);
+  return {static_cast<uint32_t>(
+      std::clamp<int64_t>(rows, 1, limit))};  // the kernels loop over the rest
+}
+
+void layernorm_forward(vk::CommandStream& stream, const Tensor& x, const Tensor& weight,
+                       const Tensor& bias, const Tensor& out, const Tensor& mean,
+                       const Tensor& rstd, std::optional<LayernormGroups> groups) {
+  const char* op = "layernorm_forward";
+  for (auto [t, role] : {std::pair{&x, "x"},
+                         {&weight, "weight"},
+                         {&bias, "bias"},
+                         {&out, "out"},
+                         {&mean, "mean"},
+                         {&rstd, "rstd"}})
+    require_f32(*t, op, role);
+  const int64_t N = x.rows(), C = x.cols();
+  if (N < 1 || C < 1)
+    fail("{}: x is {}, needs at least one row and one channel", op, x.shape_string());
+  require_shape(weight, C, C, op, "weight", "(C)");
+  require_shape(bias, C, C, op, "bias", "(C)");
+  require_shape(out, N * C, C, op, "out", "(N, C)");
+  require_shape(mean, N, N, op, "mean", "(N)");
+  require_shape(rstd, N, N, op, "rstd", "(N)");
+  const LayernormGroups g = groups ? *groups : layernorm_groups(stream);
+  check_groups(stream, g, op);
+
+  const auto& pipeline = stream.context().pipelines().get(
+      {"layernorm_forward_f32", 6, sizeof(LayernormPush), {g.row}});
+  LayernormPush push{static_cast<uint32_t>(N), static_cast<uint32_t>(C), kLayernormEps};
+  stream.dispatch(pipeline,
+                  {vk::reads(x.slice), vk::reads(weight.slice), vk::reads(bias.slice),
+                   vk::writes(out.slice), vk::writes(mean.slice), vk::writes(rstd.slice)},
+                  push, row_groups(stream, N));
+}
+
+void layernorm_backward(vk::CommandStream& stream, const Tensor& dout, const Tensor& x,
+                        const Tensor& weight, const Tensor& mean, const Tensor& rstd,
+                        const Tensor& dx, const Tensor& dweight, const Tensor& dbias,
+                        std::optional<LayernormGroups> groups) {
+  const char* op = "layernorm_backward";
+  for (auto [t, role] : {std::pair{&dout, "dout"},
+                         {&x, "x"},
+                         {&weight, "weight"},
+                         {&mean, "mean"},
+                         {&rstd, "rstd"},
+                         {&dx, "dx"},
+                         {&dweight, "dweight"},
+                         {&dbias, "dbias"}})
+    require_f32(*t, op, role);
+  const int64_t N = x.rows(), C = x.cols();
+  if (N < 1 || C < 1)
+    fail("{}: x is {}, needs at least one row and one channel", op, x.shape_string());
+  require_shape(dout, N * C, C, op, "dout", "(N, C)");
+  require_shape(dx, N * C, C, op, "dx", "(N, C)");
+  require_shape(weight, C, C, op, "weight", "(C)");
+  require_shape(dweight, C, C, op, "dweight", "(C)");
+  require_shape(dbias, C, C, op, "dbias", "(C)");
+  require_shape(mean, N, N, op, "mean", "(N)");
+  require_shape(rstd, N, N, op, "rstd", "(N)");
+  const LayernormGroups g = groups ? *groups : layernorm_groups(stream);
+  check_groups(stream, g, op);
+  const int64_t channel_groups = (C + g.param_channels - 1) / g.param_channels;
+  if (channel_groups > stream.context().info().max_group_count_x)
+    fail("{}: C = {} needs {} workgroups of {} channels, the device allows {}", op, C,
+         channel_groups, g.param_channels, stream.context().info().max_group_count_x);
+  LayernormPush push{static_cast<uint32_t>(N), static_cast<uint32_t>(C), kLayernormEps};
+
+  // dx is read-modify-write: a write binding orders it after earlier readers and writers.
+  const auto& dx_pipeline =
+      stream.context().pipelines().get({"layernorm_dx_f32", 6, sizeof(LayernormPush), {g.row}});
+  stream.dispatch(dx_pipeline,
+                  {vk::reads(dout.slice), vk::reads(x.slice), vk::reads(weight.slice),
+                   vk::reads(mean.slice), vk::reads(rstd.slice), vk::writes(dx.slice)},
+                  push, row_groups(stream, N), "layernorm_backward_dx");
+
+  const auto& params_pipeline = stream.context().pipelines().get(
+      {"layernorm_dparams_f32", 6, sizeof(LayernormPush), {g.param_channels, g.param_rows}});
+  stream.dispatch(params_pipeline,
+                  {vk::reads(dout.slice), vk::reads(x.slice), vk::reads(mean.slice),
+                   vk::reads(rstd.slice), vk::writes(dweight.slice), vk::writes(dbias.slice)},
+                  push, vk::Groups{static_cast<uint32_t>(channel_groups)},
+                  "layernorm_backward_dparams");
+}
+
+}  // namespace alpha::ops

@@ -1,0 +1,48 @@
+#version 450
+// AdamW step over one chunk of a parameter range, PyTorch semantics (clip_grad_norm_ + torch.optim.AdamW,
+// single-tensor path of the Debian reference torch 1.13), the clip coefficient computed here from the
+// squared global norm:
+//   coef = max_norm / (sqrt(norm_sq) + 1e-6);  g = coef < 1 ? g * coef : g    (max_norm <= 0: no clip)
+//   p = p * (1 - lr*wd)
+//   m = b1*m + (1 - b1)*g           v = b2*v + (1 - b2)*g^2
+//   p = p - step_size * m / (sqrt(v) / bc2_sqrt + eps)   step_size = lr / (1 - b1^t), bc2_sqrt = sqrt(1 - b2^t)
+// The host folds the scalars (in double, like PyTorch's Python floats); grads are only read.
+
+layout(push_constant) uniform Push {
+  uint n;
+  float decay;      // 1 - lr * weight_decay
+  float beta1;
+  float beta2;
+  float one_minus_beta1;
+  float one_minus_beta2;
+  float step_size;  // lr / (1 - beta1^step)
+  float bc2_sqrt;   // sqrt(1 - beta2^step)
+  float eps;
+  float max_norm;   // <= 0: no clipping
+} p;
+
+layout(local_size_x_id = 0) in;
+
+layout(binding = 0) buffer Params { float params[]; };
+layout(binding = 1) readonly buffer Grads { float grads[]; };
+layout(binding = 2) buffer M { float m[]; };
+layout(binding = 3) buffer V { float v[]; };
+layout(binding = 4) readonly buffer NormSq { float norm_sq[]; };  // [0]: sum of squares of all grads
+
+void main() {
+  float coef = 1.0;
+  if (p.max_norm > 0.0) {
+    const float c = p.max_norm / (sqrt(norm_sq[0]) + 1e-6);
+    if (c < 1.0) coef = c;
+  }
+  const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+  for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) {
+    const float g = grads[i] * coef;
+    const float mi = m[i] * p.beta1 + p.one_minus_beta1 * g;
+    const float vi = v[i] * p.beta2 + p.one_minus_beta2 * (g * g);
+    const float denom = sqrt(vi) / p.bc2_sqrt + p.eps;
+    params[i] = params[i] * p.decay - p.step_size * (mi / denom);
+    m[i] = mi;
+    v[i] = vi;
+  }
+}

@@ -1,0 +1,98 @@
+#version 450
+// Causal multi-head attention forward, flash-attention style, fp32:
+//   out[b,t,h,:] = sum_{s<=t} softmax_s(q[b,t,h]·k[b,s,h] / sqrt(HS)) · v[b,s,h,:]
+//   lse[b,h,t]   = log sum_{s<=t} exp(q[b,t,h]·k[b,s,h] / sqrt(HS))   (saved for the backward pass)
+// qkv (B,T,3C) holds [q | k | v] per token; head h is columns h·HS.. of each part.
+// One invocation owns one query row: its q and its output accumulator live in registers. A workgroup
+// of BR rows (one head of one sequence) walks keys 0..its last row in blocks of BC with an online
+// softmax: a running max m and sum l, the accumulator rescaled once per block. Scores never leave
+// registers, so no T×T matrix exists anywhere. All lanes walk the same keys, so K and V rows reach
+// them through subgroup broadcasts rather than shared memory: lane l of each subgroup loads element
+// d0+l of a LANES-float chunk and subgroupBroadcast hands it to every lane. lavapipe turns each load
+// inside a loop into one scalar load per lane, so one load per LANES values keeps that cheap; on GPUs
+// a broadcast is a register shuffle. Needs HS % 8 == 0 and whole subgroups in uniform control flow
+// (the launcher checks both); no barriers. Each row adds its keys in ascending order, so the result
+// is the same bits every run. Scores are kept in log2 units (q is pre-scaled by log2(e)/sqrt(HS)) so
+// the exponentials are exp2.
+
+#extension GL_EXT_control_flow_attributes : require
+#extension GL_KHR_shader_subgroup_ballot : require
+
+layout(push_constant) uniform Push {
+  uint T;
+  uint C;
+  uint NH;
+} p;
+
+layout(local_size_x_id = 0) in;              // BR: query rows per workgroup
+layout(constant_id = 1) const uint HS = 64;  // head size (C / NH): a multiple of 8, at most 128
+layout(constant_id = 2) const uint BC = 16;  // keys per online-softmax block
+layout(constant_id = 3) const uint LANES = 8;  // floats per broadcast chunk: min(8, subgroup size)
+
+layout(binding = 0) readonly buffer Qkv { float qkv[]; };  // (B, T, 3C)
+layout(binding = 1) writeonly buffer Out { float out_[]; };  // (B, T, C)
+layout(binding = 2) writeonly buffer Lse { float lse[]; };  // (B, NH, T)
+
+const float LOG2E = 1.4426950408889634;
+const float LN2 = 0.6931471805599453;
+const float MASKED = -1.0e30;  // a masked score: exp2(MASKED - m) == 0, and no inf - inf = NaN
+
+// Element at + (lane mod LANES): one chunk of a row that every lane needs.
+float chunk(uint at) { return qkv[at + gl_SubgroupInvocationID % LANES]; }
+
+void main() {
+  const uint b = gl_WorkGroupID.y / p.NH, h = gl_WorkGroupID.y % p.NH;
+  const uint q0 = gl_WorkGroupID.x * gl_WorkGroupSize.x;
+  const uint t_raw = q0 + gl_LocalInvocationID.x;
+  const uint t = min(t_raw, p.T - 1);          // rows past T redo row T-1 and store nothing
+  const uint last = min(q0 + gl_WorkGroupSize.x, p.T) - 1;  // the group's last row (uniform)
+  const uint row = 3 * p.C;                    // floats per token in qkv
+  const uint head = b * p.T * row + h * HS;    // q of (b, 0, h); k at +C, v at +2C
+
+  const float q_scale = LOG2E * inversesqrt(float(HS));
+  float q[HS];
+  float o[HS];
+  [[unroll]] for (uint d = 0; d < HS; ++d) {
+    q[d] = qkv[head + t * row + d] * q_scale;
+    o[d] = 0.0;
+  }
+  float m = MASKED, l = 0.0;
+
+  // Key 0 is in the first block and visible to every row, so m is finite after it.
+  for (uint s0 = 0; s0 <= last; s0 += BC) {
+    float score[BC];
+    float m_new = m;
+    [[unroll]] for (uint j = 0; j < BC; ++j) {
+      const uint s = s0 + j;
+      const uint k_at = head + min(s, p.T - 1) * row + p.C;
+      float dot = 0.0;
+      [[unroll]] for (uint d0 = 0; d0 < HS; d0 += LANES) {
+        const float k = chunk(k_at + d0);
+        [[unroll]] for (uint i = 0; i < LANES; ++i)
+          dot = fma(q[d0 + i], subgroupBroadcast(k, i), dot);
+      }
+      score[j] = s <= t ? dot : MASKED;
+      m_new = max(m_new, score[j]);
+    }
+    const float rescale = exp2(m - m_new);
+    l *= rescale;
+    [[unroll]] for (uint d = 0; d < HS; ++d) o[d] *= rescale;
+    [[unroll]] for (uint j = 0; j < BC; ++j) {
+      const float weight = exp2(score[j] - m_new);
+      const uint v_at = head + min(s0 + j, p.T - 1) * row + 2 * p.C;
+      l += weight;
+      [[unroll]] for (uint d0 = 0; d0 < HS; d0 += LANES) {
+        const float v = chunk(v_at + d0);
+        [[unroll]] for (uint i = 0; i < LANES; ++i)
+          o[d0 + i] = fma(weight, subgroupBroadcast(v, i), o[d0 + i]);
+      }
+    }
+    m = m_new;
+  }
+
+  if (t_raw >= p.T) return;
+  const float inv_l = 1.0 / l;
+  const uint out_at = (b * p.T + t) * p.C + h * HS;
+  [[unroll]] for (uint d = 0; d < HS; ++d) out_[out_at + d] = o[d] * inv_l;
+  lse[(b * p.NH + h) * p.T + t] = (m + log2(l)) * LN2;
+}

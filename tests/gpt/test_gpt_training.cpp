@@ -1,0 +1,84 @@
+// Training behaviour: bit-identical losses for the same seed, overfitting one batch, and the
+// config/batch errors that must come before any allocation.
+#include <doctest/doctest.h>
+
+#include "engine/gpt/init.h"
+#include "engine/gpt/model.h"
+#include "tests/unit/gpu_fixture.h"
+
+namespace alpha::test {
+
+using gpt::GptConfig;
+
+static GptConfig tiny() {
+  GptConfig c;
+  c.n_layer = 2, c.n_head = 2, c.n_embd = 32, c.seq_len = 16, c.vocab_size = 64;
+  return c;
+}
+
+static std::vector<float> train_losses(const GptConfig& config, int B, int T, int steps, float lr, uint64_t seed) {
+  gpt::GptModel model(gpu(), config, B, T);
+  model.set_parameters(gpt::init_parameters(config, model.layout(), seed));
+  gpt::Rng rng(seed + 1);
+  std::vector<int32_t> tokens(B * T), targets(B * T);
+  for (int i = 0; i < B * T; ++i) tokens[i] = static_cast<int32_t>(rng.next_u64() % config.vocab_size);
+  for (int i = 0; i < B * T; ++i) targets[i] = tokens[(i + 1) % (B * T)];
+  ops::AdamWConfig adamw;
+  adamw.lr = lr;
+  adamw.weight_decay = 0.0f;
+  adamw.max_norm = 1.0f;
+  std::vector<float> losses;
+  for (int step = 1; step <= steps; ++step) {
+    adamw.step = step;
+    losses.push_back(model.train_step(tokens, targets, adamw).loss);
+  }
+  return losses;
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "the same seed gives bit-identical losses over 20 steps") {
+  auto first = train_losses(tiny(), 2, 16, 20, 1e-3f, 7);
+  auto second = train_losses(tiny(), 2, 16, 20, 1e-3f, 7);
+  CHECK(first == second);
+  CHECK(first.front() != first.back());  // it did train
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "a tiny model overfits one batch") {
+  auto losses = train_losses(tiny(), 2, 16, 150, 1e-2f, 3);
+  INFO("first loss " << losses.front() << ", last " << losses.back());
+  CHECK(losses.front() > 3.5f);   // ~ln(64) = 4.16 at initialisation
+  CHECK(losses.back() < 0.05f);   // memorised
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "bad configs and batches are refused before allocating") {
+  auto& context = gpu();
+  auto expect = [&](GptConfig c, int B, int T, const char* message) {
+    CHECK_THROWS_WITH_AS(gpt::GptModel(context, c, B, T), doctest::Contains(message), alpha::Error);
+  };
+  GptConfig c = tiny();
+  c.n_embd = 30, c.n_head = 4;
+  expect(c, 1, 8, "not divisible by n_head");
+  c = tiny(), c.seq_len = 0;
+  expect(c, 1, 1, "seq_len is 0");
+  c = tiny(), c.vocab_size = 0;
+  expect(c, 1, 8, "vocab_size is 0");
+  expect(tiny(), 0, 8, "batch size 0");
+  expect(tiny(), 1, 17, "between 1 and the model's seq_len 16");
+  c = tiny(), c.n_layer = 2, c.n_embd = 4096, c.n_head = 32, c.vocab_size = 64, c.seq_len = 16;
+  expect(c, 4096, 16, "needs");  // far more memory than the machine has
+  CHECK_THROWS_WITH_AS(GptConfig::preset("d0"), doctest::Contains("unknown model preset"), alpha::Error);
+  CHECK(GptConfig::preset("d12").n_embd == 768);
+  CHECK(GptConfig::preset("d12").vocab_size == 50257);
+  CHECK(GptConfig::preset("d6").n_head == 6);
+}
+
+TEST_CASE("the parameter layout puts decayed tensors first, aligned, and counts GPT-2 124M exactly") {
+  gpt::ParameterLayout layout(GptConfig::preset("d12"));
+  CHECK(layout.count() == 124439808);  // GPT-2 small with tied embeddings, as Hugging Face counts it
+  for (const auto& p : layout.params) {
+    CHECK(p.offset % gpt::kParameterAlignment == 0);
+    CHECK((p.offset < layout.decay_floats) == p.decay);
+    CHECK(p.decay == (p.shape.size() == 2));
+  }
+}
+
+}  // namespace alpha::test

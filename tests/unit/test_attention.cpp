@@ -1,0 +1,282 @@
+// attention_forward / attention_backward against a naive double-precision CPU reference (full score
+// matrix, softmax, weighted sum; backward from the analytic formulas), plus causality, head
+// separation, determinism and shape errors. Sizes are odd: T is never a multiple of the tiles.
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "engine/ops/attention.h"
+#include "engine/tensor.h"
+#include "engine/vk/arena.h"
+#include "engine/vk/command_stream.h"
+#include "engine/vk/context.h"
+#include "tests/unit/gpu_fixture.h"
+
+namespace alpha::test {
+
+struct AttnShape {
+  int64_t B, T, C, NH;
+  int64_t HS() const { return C / NH; }
+};
+
+struct AttnReference {
+  std::vector<double> out, lse, dqkv;
+};
+
+// Naive reference: the whole (T,T) score matrix per (b, h), in double.
+static AttnReference reference(const AttnShape& s, const std::vector<float>& qkv,
+                               const std::vector<float>& dout) {
+  const int64_t T = s.T, C = s.C, HS = s.HS();
+  AttnReference r;
+  r.out.assign(s.B * T * C, 0.0);
+  r.lse.assign(s.B * s.NH * T, 0.0);
+  r.dqkv.assign(s.B * T * 3 * C, 0.0);
+  const double scale = 1.0 / std::sqrt(double(HS));
+  std::vector<double> P(T * T);
+  for (int64_t b = 0; b < s.B; ++b)
+    for (int64_t h = 0; h < s.NH; ++h) {
+      auto q = [&](int64_t t, int64_t d) { return double(qkv[(b * T + t) * 3 * C + h * HS + d]); };
+      auto k = [&](int64_t t, int64_t d) {
+        return double(qkv[(b * T + t) * 3 * C + C + h * HS + d]);
+      };
+      auto v = [&](int64_t t, int64_t d) {
+        return double(qkv[(b * T + t) * 3 * C + 2 * C + h * HS + d]);
+      };
+      auto g = [&](int64_t t, int64_t d) { return double(dout[(b * T + t) * C + h * HS + d]); };
+      auto o = [&](int64_t t, int64_t d) -> double& { return r.out[(b * T + t) * C + h * HS + d]; };
+      auto dx = [&](int64_t t, int64_t part, int64_t d) -> double& {
+        return r.dqkv[(b * T + t) * 3 * C + part * C + h * HS + d];
+      };
+      for (int64_t t = 0; t < T; ++t) {
+        double m = -1e300;
+        for (int64_t u = 0; u <= t; ++u) {
+          double dot = 0;
+          for (int64_t d = 0; d < HS; ++d) dot += q(t, d) * k(u, d);
+          P[t * T + u] = dot * scale;
+          m = std::max(m, P[t * T + u]);
+        }
+        double sum = 0;
+        for (int64_t u = 0; u <= t; ++u) sum += std::exp(P[t * T + u] - m);
+        r.lse[(b * s.NH + h) * T + t] = m + std::log(sum);
+        for (int64_t u = 0; u <= t; ++u) P[t * T + u] = std::exp(P[t * T + u] - m) / sum;
+        for (int64_t d = 0; d < HS; ++d) {
+          double acc = 0;
+          for (int64_t u = 0; u <= t; ++u) acc += P[t * T + u] * v(u, d);
+          o(t, d) = acc;
+        }
+      }
+      // dP = g·v, dS = P (dP - sum_u P dP), dq = dS k scale, dk = dSᵀ q scale, dv = Pᵀ g.
+      for (int64_t t = 0; t < T; ++t) {
+        std::vector<double> dP(t + 1);
+        double D = 0;
+        for (int64_t u = 0; u <= t; ++u) {
+          for (int64_t d = 0; d < HS; ++d) dP[u] += g(t, d) * v(u, d);
+          D += P[t * T + u] * dP[u];
+        }
+        for (int64_t u = 0; u <= t; ++u) {
+          const double dS = P[t * T + u] * (dP[u] - D);
+          for (int64_t d = 0; d < HS; ++d) {
+            dx(t, 0, d) += dS * k(u, d) * scale;
+            dx(u, 1, d) += dS * q(t, d) * scale;
+            dx(u, 2, d) += P[t * T + u] * g(t, d);
+          }
+        }
+      }
+    }
+  return r;
+}
+
+// Passes when every |got - want| <= atol + rtol·|want|; prints the worst element otherwise.
+static void check_close(const char* what, const AttnShape& s, const std::vector<float>& got,
+                        const std::vector<double>& want, double atol, double rtol) {
+  REQUIRE(got.size() == want.size());
+  double worst = -1;
+  size_t worst_index = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double excess = std::abs(got[i] - want[i]) / (atol + rtol * std::abs(want[i]));
+    if (!(excess <= worst)) worst = excess, worst_index = i;  // NaN counts as worst
+  }
+  INFO(fmt::format(
+      "{} B={} T={} C={} NH={}: worst element {}: got {} want {} (|err| {:.3g}, allowed {:.3g})",
+      what, s.B, s.T, s.C, s.NH, worst_index, got[worst_index], want[worst_index],
+      std::abs(got[worst_index] - want[worst_index]), atol + rtol * std::abs(want[worst_index])));
+  CHECK(worst <= 1.0);
+}
+
+struct AttnRun {
+  std::vector<float> out, lse, dqkv;
+};
+
+static AttnRun run_attention(const AttnShape& s, const std::vector<float>& qkv_host,
+                             const std::vector<float>& dout_host, bool profile = false) {
+  auto& context = gpu();
+  vk::Arena arena(context);
+  Tensor qkv = Tensor::empty(arena, {s.B, s.T, 3 * s.C});   // (B, T, 3C)
+  Tensor out = Tensor::empty(arena, {s.B, s.T, s.C});       // (B, T, C)
+  Tensor lse = Tensor::empty(arena, {s.B, s.NH, s.T});      // (B, NH, T)
+  Tensor dout = Tensor::empty(arena, {s.B, s.T, s.C});      // (B, T, C)
+  Tensor dqkv = Tensor::empty(arena, {s.B, s.T, 3 * s.C});  // (B, T, 3C)
+  upload(arena, qkv, qkv_host);
+  upload(arena, dout, dout_host);
+  upload(arena, dqkv, random_nonzero(dqkv.numel(), 99));  // garbage: the backward must overwrite it
+  vk::CommandStream stream(context, profile);
+  ops::attention_forward(stream, qkv, out, lse, static_cast<int>(s.NH));
+  ops::attention_backward(stream, dout, qkv, out, lse, dqkv, static_cast<int>(s.NH));
+  stream.submit();
+  if (profile)
+    for (const auto& t : stream.timings()) MESSAGE(fmt::format("{}: {:.2f} ms", t.label, t.ms));
+  return {download(arena, out), download(arena, lse), download(arena, dqkv)};
+}
+
+static void check_against_reference(const AttnShape& s) {
+  const auto qkv = random_nonzero(s.B * s.T * 3 * s.C, 1);
+  const auto dout = random_nonzero(s.B * s.T * s.C, 2);
+  const AttnRun got = run_attention(s, qkv, dout);
+  const AttnReference want = reference(s, qkv, dout);
+  // Observed worst errors are <= 8e-7, under 4% of each bound below; a dropped or extra key
+  // (weight ~1/T, |v| >= 0.05) moves an output by ~1e-4, 10x over the bound.
+  // out: fp32 score dots of HS terms, exp2 and the online rescaling (one factor per 16-key block).
+  check_close("out", s, got.out, want.out, 5e-6, 5e-6);
+  // lse: the same scores plus a log of a sum of <= T terms; values are O(log T).
+  check_close("lse", s, got.lse, want.lse, 5e-6, 5e-6);
+  // dqkv: recomputed P, then sums of <= T products; D_t = dout·out uses the fp32 out, and
+  // (g·v - D) cancels, so allow a bit more than the forward.
+  check_close("dqkv", s, got.dqkv, want.dqkv, 1e-5, 1e-5);
+}
+
+TEST_CASE_FIXTURE(GpuFixture,
+                  "attention forward and backward match the double-precision reference") {
+  const std::vector<AttnShape> shapes = {
+      {2, 37, 48, 3},   // HS = 16, T not a multiple of the 8- or 64-row tiles or the 16-key blocks
+      {2, 1, 48, 3},    // T = 1: each row sees only itself
+      {1, 130, 64, 2},  // HS = 32, more than one 64-row tile
+  };
+  for (const auto& s : shapes) check_against_reference(s);
+}
+
+// Skipped by default: lavapipe takes minutes to build the HS = 128 pipelines (fully unrolled, 4·128
+// registers per invocation in the dk/dv pass). Run with -tc="*HS = 128*" --no-skip; passes.
+TEST_CASE_FIXTURE(GpuFixture, "attention matches the reference at the largest head size, HS = 128" *
+                                  doctest::skip()) {
+  check_against_reference({1, 45, 128, 1});
+}
+
+// The bug of the system this replaces: heads mixed up so positions saw later tokens.
+TEST_CASE_FIXTURE(GpuFixture,
+                  "attention is causal: a later token's k and v change no earlier output") {
+  const AttnShape s{2, 37, 48, 3};
+  const int64_t changed = 20;  // inside a tile and a key block, not on a boundary
+  auto qkv = random_nonzero(s.B * s.T * 3 * s.C, 3);
+  const auto dout = random_nonzero(s.B * s.T * s.C, 4);
+  const AttnRun before = run_attention(s, qkv, dout);
+  for (int64_t b = 0; b < s.B; ++b)
+    for (int64_t c = s.C; c < 3 * s.C; ++c)
+      qkv[(b * s.T + changed) * 3 * s.C + c] *= -1.5f;  // k and v
+  const AttnRun after = run_attention(s, qkv, dout);
+  int64_t earlier_changed = 0, later_changed = 0;
+  for (int64_t b = 0; b < s.B; ++b)
+    for (int64_t t = 0; t < s.T; ++t) {
+      bool differs = false;
+      for (int64_t c = 0; c < s.C; ++c) {
+        const int64_t i = (b * s.T + t) * s.C + c;
+        differs |= before.out[i] != after.out[i];
+        // dq of row t depends only on keys s <= t
+        differs |=
+            before.dqkv[(b * s.T + t) * 3 * s.C + c] != after.dqkv[(b * s.T + t) * 3 * s.C + c];
+      }
+      for (int64_t h = 0; h < s.NH; ++h)
+        differs |= before.lse[(b * s.NH + h) * s.T + t] != after.lse[(b * s.NH + h) * s.T + t];
+      (t < changed ? earlier_changed : later_changed) += differs;
+    }
+  CHECK(earlier_changed == 0);                    // bit-identical: masked keys add exact zeros
+  CHECK(later_changed == s.B * (s.T - changed));  // and the change is seen where it should be
+}
+
+TEST_CASE_FIXTURE(GpuFixture,
+                  "attention keeps heads apart: changing one head changes only its columns") {
+  const AttnShape s{2, 37, 48, 3};
+  const int64_t HS = s.HS(), touched = 1;
+  auto qkv = random_nonzero(s.B * s.T * 3 * s.C, 5);
+  const auto dout = random_nonzero(s.B * s.T * s.C, 6);
+  const AttnRun before = run_attention(s, qkv, dout);
+  for (int64_t bt = 0; bt < s.B * s.T; ++bt)
+    for (int64_t part = 0; part < 3; ++part)
+      for (int64_t d = 0; d < HS; ++d) qkv[bt * 3 * s.C + part * s.C + touched * HS + d] *= 0.5f;
+  const AttnRun after = run_attention(s, qkv, dout);
+  int64_t other_changed = 0, own_unchanged = 0;
+  for (int64_t bt = 0; bt < s.B * s.T; ++bt)
+    for (int64_t c = 0; c < s.C; ++c) {
+      const bool own = c / HS == touched;
+      const bool out_differs = before.out[bt * s.C + c] != after.out[bt * s.C + c];
+      bool grad_differs = false;
+      for (int64_t part = 0; part < 3; ++part)
+        grad_differs |=
+            before.dqkv[bt * 3 * s.C + part * s.C + c] != after.dqkv[bt * 3 * s.C + part * s.C + c];
+      if (own)
+        own_unchanged +=
+            bt % s.T > 0 && !out_differs;  // row 0's output is v_0 scaled by 1: may match
+      else
+        other_changed += out_differs || grad_differs;
+    }
+  CHECK(other_changed == 0);
+  CHECK(own_unchanged == 0);
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "attention forward and backward are bitwise deterministic") {
+  const AttnShape s{1, 130, 64, 2};
+  const auto qkv = random_nonzero(s.B * s.T * 3 * s.C, 7);
+  const auto dout = random_nonzero(s.B * s.T * s.C, 8);
+  const AttnRun first = run_attention(s, qkv, dout), second = run_attention(s, qkv, dout);
+  auto same_bits = [](const std::vector<float>& a, const std::vector<float>& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  };
+  CHECK(same_bits(first.out, second.out));
+  CHECK(same_bits(first.lse, second.lse));
+  CHECK(same_bits(first.dqkv, second.dqkv));
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "attention refuses shapes that do not fit") {
+  auto& context = gpu();
+  vk::Arena arena(context);
+  Tensor qkv = Tensor::empty(arena, {2, 5, 144}), out = Tensor::empty(arena, {2, 5, 48});
+  Tensor lse = Tensor::empty(arena, {2, 3, 5}), dqkv = Tensor::empty(arena, {2, 5, 144});
+  vk::CommandStream stream(context);
+  CHECK_THROWS_WITH_AS(ops::attention_forward(stream, qkv, out, lse, 5),
+                       doctest::Contains("not divisible by NH = 5"), alpha::Error);
+  CHECK_THROWS_WITH_AS(ops::attention_forward(stream, qkv, out, lse, 4),
+                       doctest::Contains("not a multiple of 8"), alpha::Error);
+  Tensor bad_out = Tensor::empty(arena, {2, 5, 47});
+  CHECK_THROWS_WITH_AS(ops::attention_forward(stream, qkv, bad_out, lse, 3),
+                       doctest::Contains("out is (2, 5, 47)"), alpha::Error);
+  Tensor bad_lse = Tensor::empty(arena, {2, 5, 3});
+  CHECK_THROWS_WITH_AS(ops::attention_backward(stream, out, qkv, out, bad_lse, dqkv, 3),
+                       doctest::Contains("lse is (2, 5, 3), expected (2, 3, 5)"), alpha::Error);
+  Tensor big = Tensor::empty(arena, {1, 2, 3 * 256});
+  Tensor big_out = Tensor::empty(arena, {1, 2, 256}), big_lse = Tensor::empty(arena, {1, 1, 2});
+  CHECK_THROWS_WITH_AS(ops::attention_forward(stream, big, big_out, big_lse, 1),
+                       doctest::Contains("maximum 128"), alpha::Error);
+}
+
+// Not part of the suite (skipped): GPT-2 small's attention shape, per-dispatch GPU times.
+// Run with: engine_tests -tc="*attention timings*" --no-skip
+TEST_CASE_FIXTURE(GpuFixture, "attention timings at B=1 T=1024 NH=12 HS=64" * doctest::skip()) {
+  AttnShape s{1, 1024, 768, 12};
+  if (const char* env = std::getenv("ALPHA_ATTENTION_BENCH"))  // "B,T,C,NH" for other shapes
+    REQUIRE(std::sscanf(env, "%ld,%ld,%ld,%ld", &s.B, &s.T, &s.C, &s.NH) == 4);
+  const auto qkv = random_nonzero(s.B * s.T * 3 * s.C, 9);
+  const auto dout = random_nonzero(s.B * s.T * s.C, 10);
+  run_attention(s, qkv, dout);  // pipelines built, caches warm
+  run_attention(s, qkv, dout, true);
+  // causal FLOPs: forward 2 dots of HS per (t, s<=t) pair = 4·HS·T²/2 per head; backward 2.5x that
+  MESSAGE(fmt::format("forward {:.2f} GFLOP, backward {:.2f} GFLOP",
+                      2.0 * s.HS() * s.T * s.T * s.NH * 1e-9,
+                      5.0 * s.HS() * s.T * s.T * s.NH * 1e-9));
+}
+
+}  // namespace alpha::test

@@ -1,0 +1,168 @@
+// softmax_cross_entropy against a double-precision CPU reference: odd V (101, 1000, 50257), ignored
+// rows, logits of magnitude 80 (stability), dlogits in place, row chunks, bitwise reproducibility.
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "engine/ops/softmax_xent.h"
+#include "engine/tensor.h"
+#include "engine/vk/arena.h"
+#include "engine/vk/command_stream.h"
+#include "tests/unit/check_close.h"
+#include "tests/unit/gpu_fixture.h"
+
+namespace alpha::test {
+
+struct XentCase {
+  const char* name;
+  int64_t N, V;
+  float magnitude;           // logits are random_nonzero * magnitude
+  int64_t ignore_every;      // rows n with n % ignore_every == 1 get target -1 (0: none)
+  bool in_place;             // dlogits is logits
+  VkDeviceSize chunk_bytes;  // max_chunk_bytes (0: device limit; 1: the smallest aligned row chunk)
+};
+
+static const XentCase kCases[] = {
+    {"small V, ignored rows", 37, 101, 4.0f, 5, false, 0},
+    {"V=1000, +-80 logits", 7, 1000, 80.0f, 3, false, 0},
+    {"GPT-2 vocab, two rows", 2, 50257, 8.0f, 0, false, 0},
+    {"in place", 37, 1000, 4.0f, 4, true, 0},
+    {"in place, +-80 logits", 5, 1001, 80.0f, 0, true, 0},
+    {"row chunks", 150, 101, 4.0f, 7, false, 1},
+};
+
+struct XentResult {
+  std::vector<float> losses, dlogits;
+  size_t dispatches = 0;
+};
+
+
+static std::vector<int32_t> make_targets(const XentCase& c) {
+  std::vector<int32_t> targets(c.N);
+  for (int64_t n = 0; n < c.N; ++n)
+    targets[n] = (c.ignore_every && n % c.ignore_every == 1)
+                     ? -1
+                     : static_cast<int32_t>((n * 7919 + 13) % c.V);
+  targets[0] = static_cast<int32_t>(c.V - 1);  // the last column is reachable
+  return targets;
+}
+
+static XentResult run_xent(const XentCase& c, const std::vector<float>& x,
+                           const std::vector<int32_t>& targets, float scale) {
+  auto& context = gpu();
+  vk::Arena arena(context);
+  Tensor logits = Tensor::empty(arena, {c.N, c.V}), dlogits = Tensor::empty(arena, {c.N, c.V});
+  Tensor target_t = Tensor::empty(arena, {c.N}, DType::i32), losses = Tensor::empty(arena, {c.N});
+  upload(arena, logits, x);
+  upload(arena, target_t, targets);
+  upload(arena, losses, std::vector<float>(c.N, 123.0f));  // garbage an ignored row must overwrite
+  const Tensor& grad = c.in_place ? logits : dlogits;
+  if (!c.in_place) upload(arena, dlogits, std::vector<float>(c.N * c.V, 123.0f));
+  vk::CommandStream stream(context);
+  ops::softmax_cross_entropy(stream, logits, target_t, losses, grad, scale, c.chunk_bytes);
+  stream.submit();
+  return {download(arena, losses), download(arena, grad), stream.dispatch_count()};
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "softmax_cross_entropy matches a double-precision reference") {
+  for (const auto& c : kCases) {
+    INFO(fmt::format("{}: N={} V={} magnitude={}", c.name, c.N, c.V, c.magnitude));
+    auto x = random_nonzero(c.N * c.V, 21);
+    for (auto& value : x) value *= c.magnitude;
+    const auto targets = make_targets(c);
+    const auto counted =
+        std::count_if(targets.begin(), targets.end(), [](int32_t t) { return t >= 0; });
+    const float scale = 1.0f / static_cast<float>(counted);
+    const auto got = run_xent(c, x, targets, scale);
+    if (c.chunk_bytes == 1) CHECK(got.dispatches > 1);
+
+    // Tolerances (lavapipe uses <= 35% of each). loss: the f32 sum of V exps rounds to ~1e-6
+    // relative, exp/log may be off by a few ulp (GPU approximations; (3 + 2|x|) ulp by Vulkan's
+    // rule), max - x_t rounds at 2^-24·|loss|: 1e-5 + 2e-6·|loss|. dlogits: 1e-5 relative on p for
+    // the same reasons, plus p - 1 and the scale rounding at 2^-24 on the one-hot element:
+    // scale·(1e-5·p + 2e-7). A dropped or doubled exp moves every p of a small-V row by >= 1e-4.
+    Worst loss_worst, grad_worst;
+    for (int64_t n = 0; n < c.N; ++n) {
+      const float* row = &x[n * c.V];
+      const int32_t t = targets[n];
+      const double max = *std::max_element(row, row + c.V);
+      double sum = 0;
+      for (int64_t j = 0; j < c.V; ++j) sum += std::exp(double(row[j]) - max);
+      const double loss = t < 0 ? 0.0 : std::log(sum) + max - row[t];
+      loss_worst.update(got.losses[n], loss, 1e-5 + 2e-6 * std::abs(loss), n);
+      for (int64_t j = 0; j < c.V; ++j) {
+        const double p = std::exp(double(row[j]) - max) / sum;
+        const double want = t < 0 ? 0.0 : (p - (j == t ? 1.0 : 0.0)) * scale;
+        grad_worst.update(got.dlogits[n * c.V + j], want, scale * (1e-5 * p + 2e-7), n * c.V + j);
+      }
+    }
+    INFO(fmt::format("worst loss at row {}: got {:.9g}, want {:.9g} ({:.3g} x tolerance)",
+                     loss_worst.index, loss_worst.got, loss_worst.want, loss_worst.excess));
+    INFO(fmt::format("worst dlogits at [{}, {}]: got {:.9g}, want {:.9g} ({:.3g} x tolerance)",
+                     grad_worst.index / c.V, grad_worst.index % c.V, grad_worst.got,
+                     grad_worst.want, grad_worst.excess));
+    CHECK(loss_worst.excess <= 1.0);
+    CHECK(grad_worst.excess <= 1.0);
+    for (int64_t n = 0; n < c.N; ++n)
+      if (targets[n] < 0) {
+        CHECK(got.losses[n] == 0.0f);
+        for (int64_t j = 0; j < c.V; ++j) REQUIRE(got.dlogits[n * c.V + j] == 0.0f);
+      }
+  }
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "softmax_cross_entropy is reproducible bit for bit") {
+  auto& context = gpu();
+  vk::Arena arena(context);
+  const int64_t N = 9, V = 4099;
+  Tensor logits = Tensor::empty(arena, {N, V}), dlogits = Tensor::empty(arena, {N, V});
+  Tensor targets = Tensor::empty(arena, {N}, DType::i32), losses = Tensor::empty(arena, {N});
+  upload(arena, logits, random_nonzero(N * V, 22));
+  std::vector<int32_t> target_host(N);
+  for (int64_t n = 0; n < N; ++n) target_host[n] = static_cast<int32_t>((n * 977) % V);
+  upload(arena, targets, target_host);
+  vk::CommandStream stream(context);
+  ops::softmax_cross_entropy(stream, logits, targets, losses, dlogits, 0.25f);
+  stream.submit();
+  auto losses_first = download(arena, losses), dlogits_first = download(arena, dlogits);
+  upload(arena, losses, std::vector<float>(N, 0.0f));
+  upload(arena, dlogits, std::vector<float>(N * V, 0.0f));
+  stream.submit();  // replay
+  CHECK(download(arena, losses) == losses_first);
+  CHECK(download(arena, dlogits) == dlogits_first);
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "softmax_cross_entropy flags bad targets and refuses bad shapes") {
+  auto& context = gpu();
+  vk::Arena arena(context);
+  const int64_t N = 3, V = 17;
+  Tensor logits = Tensor::empty(arena, {N, V}), dlogits = Tensor::empty(arena, {N, V});
+  Tensor targets = Tensor::empty(arena, {N}, DType::i32), losses = Tensor::empty(arena, {N});
+  upload(arena, logits, random_nonzero(N * V, 23));
+  upload(arena, targets,
+         std::vector<int32_t>{int32_t(V), 2, -5});  // out of range, valid, out of range
+  vk::CommandStream stream(context);
+  ops::softmax_cross_entropy(stream, logits, targets, losses, dlogits, 1.0f);
+  stream.submit();
+  auto got = download(arena, losses);
+  CHECK(std::isnan(got[0]));
+  CHECK(std::isfinite(got[1]));
+  CHECK(std::isnan(got[2]));
+
+  Tensor short_targets = Tensor::empty(arena, {N - 1}, DType::i32),
+         float_targets = Tensor::empty(arena, {N});
+  Tensor wide = Tensor::empty(arena, {N, V + 1});
+  CHECK_THROWS_WITH_AS(
+      ops::softmax_cross_entropy(stream, logits, short_targets, losses, dlogits, 1.0f),
+      doctest::Contains("rows"), alpha::Error);
+  CHECK_THROWS_WITH_AS(
+      ops::softmax_cross_entropy(stream, logits, float_targets, losses, dlogits, 1.0f),
+      doctest::Contains("i32"), alpha::Error);
+  CHECK_THROWS_WITH_AS(ops::softmax_cross_entropy(stream, logits, targets, losses, wide, 1.0f),
+                       doctest::Contains("shape of logits"), alpha::Error);
+}
+
+}  // namespace alpha::test
