@@ -23,10 +23,8 @@ int main(int argc, char** argv) {
   app.footer("Run `alpha <command> --help` for a command's options.");
   alpha::cli::add_devices_command(app);
   alpha::cli::add_bench_command(app);
-#ifdef ALPHA_HAVE_TOKENIZER
   alpha::cli::add_tokenizer_command(app);
   alpha::cli::add_data_command(app);
-#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
