@@ -78,6 +78,15 @@ static void bench_train(vk::Context& context, const BenchOptions& o) {
     std::string memory;
     for (const auto& group : r.memory) memory += fmt::format("{}{} {:.1f} MiB", memory.empty() ? "" : ", ", group.name, group.bytes / 1048576.0);
     fmt::print("       memory: {}\n", memory);
+    if (!r.kernel_ms.empty()) {
+      double total = 0;
+      for (const auto& [kernel, ms] : r.kernel_ms) total += ms;
+      std::string top;
+      for (size_t i = 0; i < std::min<size_t>(6, r.kernel_ms.size()); ++i)
+        top += fmt::format("{}{} {:.0f}%", i ? ", " : "", r.kernel_ms[i].first, 100 * r.kernel_ms[i].second / total);
+      fmt::print("       GPU time by kernel ({} dispatches, {} barriers, {:.1f} ms): {}\n", r.dispatches, r.barriers,
+                 total, top);
+    }
     std::fflush(stdout);
   }
 }

@@ -9,9 +9,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 
 #include "engine/gpt/init.h"
 #include "engine/gpt/model.h"
+#include "engine/vk/command_stream.h"
 
 namespace alpha::perf {
 
@@ -41,6 +43,21 @@ TrainBenchResult bench_train_step(vk::Context& context, const std::string& name,
   r.spread_ms = ms.back() - ms.front();
   r.tokens_per_s = batch * seq / (r.ms_per_step / 1000.0);
   r.memory = model.memory();
+
+  // One more step with per-dispatch timestamps: where the time goes, by kernel.
+  vk::CommandStream stream(context, true);
+  model.zero_grad(stream);
+  model.forward(stream, true);
+  model.backward(stream);
+  adamw.step = warmup + iters + 1;
+  model.optimizer_step(stream, adamw);
+  stream.submit();
+  r.dispatches = stream.dispatch_count();
+  r.barriers = stream.barrier_count();
+  std::map<std::string, double> by_kernel;
+  for (const auto& t : stream.timings()) by_kernel[t.label] += t.ms;
+  r.kernel_ms.assign(by_kernel.begin(), by_kernel.end());
+  std::sort(r.kernel_ms.begin(), r.kernel_ms.end(), [](auto& a, auto& b) { return a.second > b.second; });
   return r;
 }
 

@@ -17,6 +17,9 @@ struct TrainBenchResult {
   int batch = 0, seq = 0;
   double ms_per_step = 0, tokens_per_s = 0, spread_ms = 0;
   std::vector<gpt::MemoryGroup> memory;  // bytes per group (parameters, gradients, AdamW, activations)
+  // GPU time per kernel over one profiled step (GPU timestamps), largest first; empty without them.
+  std::vector<std::pair<std::string, double>> kernel_ms;
+  size_t dispatches = 0, barriers = 0;
 };
 
 TrainBenchResult bench_train_step(vk::Context& context, const std::string& name, const gpt::GptConfig& config,
