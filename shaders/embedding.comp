@@ -6,14 +6,18 @@
 //   EMBEDDING_DWPE:     dwpe[t, c] += sum over b of dout[b*T + t, c]                  (d out / d wpe)
 // Backward sums run in ascending n (resp. b) inside one invocation: no atomics, bit-reproducible.
 // DWTE: invocation (c, vocabulary part y) owns dwte[v, c] for v in part y and walks all N tokens, so
-// the result does not depend on how many parts the launcher picks (same additions, same order); tokens outside [0, V) are skipped.
+// the result does not depend on how many parts the launcher picks (same additions, same order);
+// tokens outside the bound rows are skipped. A table larger than one binding is bound in row blocks
+// (vocab_offset), one dispatch each; every position's row comes from exactly one block.
 
 layout(push_constant) uniform Push {
-  uint N;            // B*T positions
+  uint N;             // B*T positions
   uint T;
   uint C;
-  uint V;
-  uint vocab_chunk;  // DWTE: workgroup row y owns token ids [y*vocab_chunk, (y+1)*vocab_chunk)
+  uint V;             // rows of the bound wte/dwte: token ids [vocab_offset, vocab_offset + V)
+  uint vocab_chunk;   // DWTE: workgroup row y owns local ids [y*vocab_chunk, (y+1)*vocab_chunk)
+  uint vocab_offset;  // the bound table is a block of rows of the whole table (binding-size limits)
+  uint vocab_total;   // rows of the whole table: tokens at or past it are out of range
 } p;
 
 layout(local_size_x_id = 0) in;
@@ -40,9 +44,12 @@ void main() {
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
   for (uint i = gl_GlobalInvocationID.x; i < total; i += stride) {
     const uint n = i / p.C, c = i - n * p.C;
-    const uint token = uint(tokens[n]);  // negative ids wrap to >= V
-    const float pos = wpe[(n % p.T) * p.C + c];
-    out_[i] = token < p.V ? wte[token * p.C + c] + pos : uintBitsToFloat(0x7fc00000u);
+    const uint token = uint(tokens[n]);  // negative ids wrap to >= vocab_total
+    const uint local = token - p.vocab_offset;
+    if (token >= p.vocab_total)
+      out_[i] = uintBitsToFloat(0x7fc00000u);
+    else if (local < p.V)  // else another block of the table writes this row
+      out_[i] = wte[local * p.C + c] + wpe[(n % p.T) * p.C + c];
   }
 #elif defined(EMBEDDING_DWTE)
   const uint c = gl_GlobalInvocationID.x;
@@ -50,8 +57,8 @@ void main() {
   const uint first = gl_WorkGroupID.y * p.vocab_chunk;
   const uint last = min(first + p.vocab_chunk, p.V);
   for (uint n = 0; n < p.N; ++n) {
-    const uint token = uint(tokens[n]);
-    if (token >= first && token < last) dwte[token * p.C + c] += dout[n * p.C + c];
+    const uint local = uint(tokens[n]) - p.vocab_offset;  // ids outside the bound rows wrap past V
+    if (local >= first && local < last) dwte[local * p.C + c] += dout[n * p.C + c];
   }
 #else  // EMBEDDING_DWPE
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;

@@ -3,6 +3,7 @@
 //   C (M,N) = op(A) · op(B) [+ bias (N)] [+ C when accumulate != 0]
 //   default  A (M,K), B (K,N)       TRANS_B: B stored (N,K), C = A·Bᵀ (linear layer forward)
 //   TRANS_A: A stored (K,M), C = Aᵀ·B (weight gradient)       BIAS: adds bias[n] to every row
+// Rows are lda/ldb/ldc elements apart (>= their length), so a matrix can be a block of a wider one.
 // A workgroup owns a BM×BN tile of C and walks K in steps of BK through shared memory; each
 // invocation holds TM×TN accumulators, strided by BM/TM rows and BN/TN columns so neighbouring
 // invocations touch neighbouring addresses. Any M, N, K work: loads outside the matrices read 0.
@@ -14,6 +15,9 @@ layout(push_constant) uniform Push {
   uint N;
   uint K;
   uint accumulate;
+  uint lda;  // row strides in elements: A's stored rows, B's stored rows, C's rows
+  uint ldb;
+  uint ldc;
 } p;
 
 // local_size_x must equal (BM/TM)·(BN/TN); the launcher derives it from the tile table.
@@ -39,18 +43,18 @@ shared float b_tile[BK * BN];  // b_tile[k * BN + n]
 float load_a(uint m, uint k) {
   if (m >= p.M || k >= p.K) return 0.0;
 #ifdef TRANS_A
-  return a[k * p.M + m];
+  return a[k * p.lda + m];
 #else
-  return a[m * p.K + k];
+  return a[m * p.lda + k];
 #endif
 }
 
 float load_b(uint k, uint n) {
   if (k >= p.K || n >= p.N) return 0.0;
 #ifdef TRANS_B
-  return b[n * p.K + k];
+  return b[n * p.ldb + k];
 #else
-  return b[k * p.N + n];
+  return b[k * p.ldb + n];
 #endif
 }
 
@@ -109,8 +113,8 @@ void main() {
 #ifdef BIAS
       value += bias[n];
 #endif
-      if (p.accumulate != 0) value += c[m * p.N + n];
-      c[m * p.N + n] = value;
+      if (p.accumulate != 0) value += c[m * p.ldc + n];
+      c[m * p.ldc + n] = value;
     }
   }
 }

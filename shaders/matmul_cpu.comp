@@ -21,6 +21,9 @@ layout(push_constant) uniform Push {
   uint N;
   uint K;
   uint accumulate;
+  uint lda;  // row strides in elements: A's stored rows, B's stored rows, C's rows
+  uint ldb;
+  uint ldc;
 } p;
 
 // Same ids as matmul.comp, plus VEC4. BM = (invocations)·TM and BN = TN; BK is unused (4).
@@ -30,7 +33,8 @@ layout(constant_id = 2) const uint BN = 16;
 layout(constant_id = 3) const uint BK = 4;
 layout(constant_id = 4) const uint TM = 8;
 layout(constant_id = 5) const uint TN = 16;
-// 1: vec4 loads. Needs NN: K, N % 4 == 0; NT: K % 4 == 0; TN: M, N % 4 == 0 (launcher checks).
+// 1: vec4 loads. Needs NN: K, N % 4 == 0; NT: K % 4 == 0; TN: M, N % 4 == 0, and lda, ldb % 4 == 0
+// (launcher checks).
 layout(constant_id = 6) const uint VEC4 = 0;
 
 // The vec4 views alias the float views of the same buffers.
@@ -72,7 +76,7 @@ void main() {
     const bvec4 k_ok = lessThan(uvec4(k0) + uvec4(0, 1, 2, 3), uvec4(p.K));
 #ifdef TRANS_A
     [[unroll]] for (uint kk = 0; kk < 4; ++kk) {
-      const uint line = min(k0 + kk, p.K - 1) * p.M;
+      const uint line = min(k0 + kk, p.K - 1) * p.lda;
       [[unroll]] for (uint i = 0; i < TM; i += 4) {
         const vec4 v = k_ok[kk] ? load_a4(line, m_base + i, p.M) : vec4(0.0);
         [[unroll]] for (uint q = 0; q < 4; ++q) if (i + q < TM) ak[(i + q) * 4 + kk] = v[q];
@@ -80,18 +84,18 @@ void main() {
     }
 #else
     [[unroll]] for (uint i = 0; i < TM; ++i) {
-      const vec4 v = mix(vec4(0.0), load_a4(min(m_base + i, p.M - 1) * p.K, k0, p.K), k_ok);
+      const vec4 v = mix(vec4(0.0), load_a4(min(m_base + i, p.M - 1) * p.lda, k0, p.K), k_ok);
       [[unroll]] for (uint kk = 0; kk < 4; ++kk) ak[i * 4 + kk] = v[kk];
     }
 #endif
 #ifdef TRANS_B
     [[unroll]] for (uint j = 0; j < TN; ++j) {
-      const vec4 v = mix(vec4(0.0), load_b4(min(n_base + j, p.N - 1) * p.K, k0, p.K), k_ok);
+      const vec4 v = mix(vec4(0.0), load_b4(min(n_base + j, p.N - 1) * p.ldb, k0, p.K), k_ok);
       [[unroll]] for (uint kk = 0; kk < 4; ++kk) bk[kk * TN + j] = v[kk];
     }
 #else
     [[unroll]] for (uint kk = 0; kk < 4; ++kk) {
-      const uint line = min(k0 + kk, p.K - 1) * p.N;
+      const uint line = min(k0 + kk, p.K - 1) * p.ldb;
       [[unroll]] for (uint j = 0; j < TN; j += 4) {
         const vec4 v = k_ok[kk] ? load_b4(line, n_base + j, p.N) : vec4(0.0);
         [[unroll]] for (uint q = 0; q < 4; ++q) if (j + q < TN) bk[kk * TN + j + q] = v[q];
@@ -116,8 +120,8 @@ void main() {
 #ifdef BIAS
       value += bias[n];
 #endif
-      if (p.accumulate != 0) value += c[m * p.N + n];
-      c[m * p.N + n] = value;
+      if (p.accumulate != 0) value += c[m * p.ldc + n];
+      c[m * p.ldc + n] = value;
     }
   }
 }

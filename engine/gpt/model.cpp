@@ -13,6 +13,7 @@
 #include "engine/ops/elementwise.h"
 #include "engine/ops/embedding.h"
 #include "engine/ops/gelu.h"
+#include "engine/ops/launch.h"
 #include "engine/ops/layernorm.h"
 #include "engine/ops/matmul.h"
 #include "engine/ops/reduce.h"
@@ -129,23 +130,23 @@ static void check_fits(vk::Context& context, const GptConfig& config, int B, int
          "sequence or model",
          config.describe(), B, T, total / 1073741824.0, available / 1073741824.0, cpu ? "host memory" : "device memory",
          info.name);
-  // Each tensor is bound whole; the largest must fit one storage-buffer binding.
-  const uint64_t wte_bytes = uint64_t(config.vocab_size) * config.n_embd * 4;
-  const uint64_t logits_bytes = uint64_t(B) * T * config.vocab_size * 4;
-  const uint64_t largest = std::max(wte_bytes, logits_bytes);
-  if (largest > info.max_storage_buffer_range)
-    fail("model {} with batch {}x{} has a {:.0f} MiB tensor (token embedding or logits), more than the {:.0f} MiB "
-         "{} binds at once; use a smaller vocabulary or batch (splitting the LM head is not implemented yet)",
-         config.describe(), B, T, largest / 1048576.0, info.max_storage_buffer_range / 1048576.0, info.name);
+  // The token embedding and the logits are bound in blocks; every other activation is bound whole,
+  // and the largest, the MLP's (B, T, 4C), must fit one storage-buffer binding.
+  const uint64_t mlp_bytes = uint64_t(B) * T * 4 * config.n_embd * 4;
+  if (mlp_bytes > info.max_storage_buffer_range)
+    fail("batch {}x{} of model {} has a {:.0f} MiB MLP activation, more than the {:.0f} MiB {} binds at once; "
+         "use a smaller batch or sequence",
+         B, T, config.describe(), mlp_bytes / 1048576.0, info.max_storage_buffer_range / 1048576.0, info.name);
 }
 
 
-GptModel::GptModel(vk::Context& context, const GptConfig& config, int B, int T)
+GptModel::GptModel(vk::Context& context, const GptConfig& config, int B, int T, uint64_t max_binding_bytes)
     : context_(context),
       config_((check_fits(context, config, B, T), config)),
       layout_(config),
       B_(B),
       T_(T),
+      max_binding_bytes_(max_binding_bytes),
       arena_(context),
       acts_(std::make_unique<Activations>()) {
   const int64_t bytes = layout_.total_floats * 4;
@@ -251,7 +252,7 @@ void GptModel::forward(vk::CommandStream& stream, bool with_loss) {
   const int NH = config_.n_head;
   auto param = [&](int index) { return parameter(index); };
 
-  ops::embedding_forward(stream, a.tokens, param(P.wte), param(P.wpe), a.encoded);
+  ops::embedding_forward(stream, a.tokens, param(P.wte), param(P.wpe), a.encoded, max_binding_bytes_);
   for (int l = 0; l < config_.n_layer; ++l) {
     const auto& w = P.blocks[l];
     auto& x = a.layers[l];
@@ -270,11 +271,63 @@ void GptModel::forward(vk::CommandStream& stream, bool with_loss) {
   }
   ops::layernorm_forward(stream, a.layers.back().residual3, param(P.lnf_w), param(P.lnf_b), a.lnf, a.lnf_mean,
                          a.lnf_rstd);
-  ops::matmul(stream, a.lnf, param(P.wte), a.logits, Layout::NT);  // (B,T,V), LM head tied to wte
+  lm_head_forward(stream);  // (B,T,V) = lnf · wteᵀ, tied to the token embedding
   if (!with_loss) return;
   if (valid_targets_ == 0) fail("forward: every target of the batch is ignored (-1); there is no loss to compute");
-  ops::softmax_cross_entropy(stream, a.logits, a.targets, a.losses, a.logits, 1.0f / valid_targets_);
+  ops::softmax_cross_entropy(stream, a.logits, a.targets, a.losses, a.logits, 1.0f / valid_targets_,
+                             max_binding_bytes_);
   ops::reduce_sum(stream, a.losses, a.partials, a.loss_sum);
+}
+
+// The LM head binds the token embedding and the logits in blocks that fit one binding each: logits
+// rows [n0, n0+nr) × vocabulary [v0, v0+vc) is a strided view (row stride V) of the logits.
+GptModel::Blocks GptModel::lm_head_blocks(const vk::CommandStream& stream) const {
+  const int64_t C = config_.n_embd, V = config_.vocab_size;
+  // a vocabulary block starts both a wte block (v0·C floats in) and a logits column block (v0 floats in)
+  const int64_t column_granule =
+      std::max<int64_t>(1, static_cast<int64_t>(context_.info().min_storage_buffer_offset_alignment) / 4);
+  Blocks blocks{ops::rows_per_binding(stream, V * 4, max_binding_bytes_),
+                ops::rows_per_binding(stream, C * 4, max_binding_bytes_) / column_granule * column_granule};
+  if (blocks.vocab < 1) fail("the token embedding cannot be split into aligned blocks within the binding limit");
+  return blocks;
+}
+
+void GptModel::lm_head_forward(vk::CommandStream& stream) {
+  auto& a = *acts_;
+  const int64_t N = int64_t(B_) * T_, C = config_.n_embd, V = config_.vocab_size;
+  const Tensor wte = parameter(layout_.wte);
+  const Blocks blocks = lm_head_blocks(stream);
+  for (int64_t n0 = 0; n0 < N; n0 += blocks.rows) {
+    const int64_t nr = std::min(blocks.rows, N - n0);
+    const ops::MatrixView x{a.lnf.slice.sub(n0 * C * 4, nr * C * 4), nr, C, C};
+    for (int64_t v0 = 0; v0 < V; v0 += blocks.vocab) {
+      const int64_t vc = std::min(blocks.vocab, V - v0);
+      const ops::MatrixView w{wte.slice.sub(v0 * C * 4, vc * C * 4), vc, C, C};
+      const ops::MatrixView logits{a.logits.slice.sub((n0 * V + v0) * 4, ((nr - 1) * V + vc) * 4), nr, vc, V};
+      ops::matmul(stream, x, w, logits, Layout::NT);
+    }
+  }
+}
+
+void GptModel::lm_head_backward(vk::CommandStream& stream) {
+  auto& a = *acts_;
+  const int64_t N = int64_t(B_) * T_, C = config_.n_embd, V = config_.vocab_size;
+  const Tensor wte = parameter(layout_.wte), dwte = gradient(layout_.wte);
+  const Blocks blocks = lm_head_blocks(stream);
+  for (int64_t n0 = 0; n0 < N; n0 += blocks.rows) {
+    const int64_t nr = std::min(blocks.rows, N - n0);
+    const ops::MatrixView x{a.lnf.slice.sub(n0 * C * 4, nr * C * 4), nr, C, C};
+    const ops::MatrixView dx{a.dln.slice.sub(n0 * C * 4, nr * C * 4), nr, C, C};
+    for (int64_t v0 = 0; v0 < V; v0 += blocks.vocab) {
+      const int64_t vc = std::min(blocks.vocab, V - v0);
+      const ops::MatrixView w{wte.slice.sub(v0 * C * 4, vc * C * 4), vc, C, C};
+      const ops::MatrixView dw{dwte.slice.sub(v0 * C * 4, vc * C * 4), vc, C, C};
+      // the fused loss left d(loss)/d(logits) in the logits buffer
+      const ops::MatrixView dlogits{a.logits.slice.sub((n0 * V + v0) * 4, ((nr - 1) * V + vc) * 4), nr, vc, V};
+      ops::matmul(stream, dlogits, w, dx, Layout::NN, nullptr, v0 > 0);    // dlnf (nr,C) (+)= dlogits · wte
+      ops::matmul(stream, dlogits, x, dw, Layout::TN, nullptr, true);      // dwte (vc,C) += dlogitsᵀ · lnf
+    }
+  }
 }
 
 void GptModel::zero_grad(vk::CommandStream& stream) { fill_buffer(stream, grads_, layout_.total_floats, 0.0f); }
@@ -297,11 +350,8 @@ void GptModel::backward(vk::CommandStream& stream) {
     return t;
   };
   const int64_t C = config_.n_embd;
-  const Tensor dlogits = rows(a.logits, config_.vocab_size);
 
-  // LM head: logits = lnf · wteᵀ
-  ops::matmul(stream, dlogits, param(P.wte), a.dln, Layout::NN);                      // dlnf (B,T,C)
-  ops::matmul(stream, dlogits, rows(a.lnf, C), grad(P.wte), Layout::TN, nullptr, true);  // dwte (V,C) +=
+  lm_head_backward(stream);  // dlnf into dln, dwte +=
   ops::fill(stream, a.dresidual, 0.0f);
   ops::layernorm_backward(stream, a.dln, a.layers.back().residual3, param(P.lnf_w), a.lnf_mean, a.lnf_rstd,
                           a.dresidual, grad(P.lnf_w), grad(P.lnf_b));
@@ -330,7 +380,7 @@ void GptModel::backward(vk::CommandStream& stream) {
     ops::layernorm_backward(stream, a.dln, residual, param(w.ln1_w), x.ln1_mean, x.ln1_rstd, a.dresidual,
                             grad(w.ln1_w), grad(w.ln1_b));
   }
-  ops::embedding_backward(stream, a.tokens, a.dresidual, grad(P.wte), grad(P.wpe));
+  ops::embedding_backward(stream, a.tokens, a.dresidual, grad(P.wte), grad(P.wpe), max_binding_bytes_);
 }
 
 void GptModel::optimizer_step(vk::CommandStream& stream, const ops::AdamWConfig& config) {

@@ -33,7 +33,9 @@ struct StepResult {
 class GptModel {
  public:
   // Validates the config and B, T, checks the total against device memory, then allocates once.
-  GptModel(vk::Context& context, const GptConfig& config, int B, int T);
+  // max_binding_bytes (0: the device's storage-buffer range) bounds how much of the token embedding
+  // and the logits one kernel binds; larger ones are processed in blocks (tests force small blocks).
+  GptModel(vk::Context& context, const GptConfig& config, int B, int T, uint64_t max_binding_bytes = 0);
   ~GptModel();
 
   const GptConfig& config() const { return config_; }
@@ -74,6 +76,12 @@ class GptModel {
   struct Activations;
 
   Tensor view(const vk::BufferSlice& buffer, int index) const;
+  void lm_head_forward(vk::CommandStream& stream);
+  void lm_head_backward(vk::CommandStream& stream);
+  struct Blocks {
+    int64_t rows, vocab;  // logits rows and vocabulary rows per block
+  };
+  Blocks lm_head_blocks(const vk::CommandStream& stream) const;
   void fill_buffer(vk::CommandStream& stream, const vk::BufferSlice& buffer, int64_t floats, float value);
 
   vk::Context& context_;
@@ -81,6 +89,7 @@ class GptModel {
   ParameterLayout layout_;
   int B_, T_;
   int64_t valid_targets_ = 0;
+  uint64_t max_binding_bytes_ = 0;
   vk::Arena arena_;
   vk::BufferSlice params_, grads_, adam_m_, adam_v_;
   std::unique_ptr<Activations> acts_;

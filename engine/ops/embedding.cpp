@@ -12,8 +12,9 @@ namespace alpha::ops {
 struct EmbeddingPush {  // twin of embedding.comp's Push
   uint32_t N, T, C, V;
   uint32_t vocab_chunk;
+  uint32_t vocab_offset, vocab_total;
 };
-static_assert(sizeof(EmbeddingPush) == 20);
+static_assert(sizeof(EmbeddingPush) == 28);
 
 // dwte: one invocation per channel (64 per group) and vocabulary part. GPUs want ~64K invocations,
 // so the vocabulary is cut into parts (each part re-reads all N tokens, a broadcast load); a CPU
@@ -49,24 +50,35 @@ static EmbeddingShape check_shapes(const char* op, const Tensor& tokens, const T
   return s;
 }
 
-static EmbeddingPush make_push(const EmbeddingShape& s, uint32_t vocab_chunk) {
+// Push constants for the table rows [first, first + rows) bound as one block.
+static EmbeddingPush make_push(const EmbeddingShape& s, int64_t first, int64_t rows, uint32_t vocab_chunk) {
   return {static_cast<uint32_t>(s.B * s.T), static_cast<uint32_t>(s.T), static_cast<uint32_t>(s.C),
-          static_cast<uint32_t>(s.V), vocab_chunk};
+          static_cast<uint32_t>(rows), vocab_chunk, static_cast<uint32_t>(first), static_cast<uint32_t>(s.V)};
+}
+
+// The table's rows [first, first + rows) as one binding.
+static vk::BufferSlice table_block(const Tensor& table, int64_t first, int64_t rows) {
+  const int64_t row_bytes = table.cols() * static_cast<int64_t>(sizeof(float));
+  return table.slice.sub(first * row_bytes, rows * row_bytes);
 }
 
 void embedding_forward(vk::CommandStream& stream, const Tensor& tokens, const Tensor& wte,
-                       const Tensor& wpe, const Tensor& out) {
+                       const Tensor& wpe, const Tensor& out, uint64_t max_binding_bytes) {
   const auto s = check_shapes("embedding_forward", tokens, wte, wpe, out, "wte", "wpe", "out");
   const auto& pipeline = stream.context().pipelines().get(
       {"embedding_forward_f32", 4, sizeof(EmbeddingPush), {kElementwiseGroupSize}});
-  stream.dispatch(
-      pipeline,
-      {vk::reads(tokens.slice), vk::reads(wte.slice), vk::reads(wpe.slice), vk::writes(out.slice)},
-      make_push(s, 0), elementwise_groups(stream, out.numel()));
+  const int64_t block = rows_per_binding(stream, s.C * 4, max_binding_bytes);
+  for (int64_t first = 0; first < s.V; first += block) {
+    const int64_t rows = std::min(block, s.V - first);
+    stream.dispatch(pipeline,
+                    {vk::reads(tokens.slice), vk::reads(table_block(wte, first, rows)), vk::reads(wpe.slice),
+                     vk::writes(out.slice)},
+                    make_push(s, first, rows, 0), elementwise_groups(stream, out.numel()));
+  }
 }
 
 void embedding_backward(vk::CommandStream& stream, const Tensor& tokens, const Tensor& dout,
-                        const Tensor& dwte, const Tensor& dwpe) {
+                        const Tensor& dwte, const Tensor& dwpe, uint64_t max_binding_bytes) {
   const auto& info = stream.context().info();
   int64_t parts = 1;
   if (info.type != VK_PHYSICAL_DEVICE_TYPE_CPU && dwte.shape.size() == 2) {
@@ -74,11 +86,12 @@ void embedding_backward(vk::CommandStream& stream, const Tensor& tokens, const T
     parts = std::clamp<int64_t>(kDwteGpuInvocations / (channel_groups * kDwteGroupSize), 1,
                                 dwte.rows());
   }
-  embedding_backward(stream, tokens, dout, dwte, dwpe, static_cast<uint32_t>(parts));
+  embedding_backward_in_parts(stream, tokens, dout, dwte, dwpe, static_cast<uint32_t>(parts), max_binding_bytes);
 }
 
-void embedding_backward(vk::CommandStream& stream, const Tensor& tokens, const Tensor& dout,
-                        const Tensor& dwte, const Tensor& dwpe, uint32_t vocab_parts) {
+void embedding_backward_in_parts(vk::CommandStream& stream, const Tensor& tokens, const Tensor& dout,
+                        const Tensor& dwte, const Tensor& dwpe, uint32_t vocab_parts,
+                        uint64_t max_binding_bytes) {
   const auto s =
       check_shapes("embedding_backward", tokens, dwte, dwpe, dout, "dwte", "dwpe", "dout");
   const auto& info = stream.context().info();
@@ -90,21 +103,25 @@ void embedding_backward(vk::CommandStream& stream, const Tensor& tokens, const T
     fail("embedding_backward: C = {} needs {} workgroups, the device allows {}", s.C,
          channel_groups, info.max_group_count_x);
   const auto chunk = static_cast<uint32_t>((s.V + vocab_parts - 1) / vocab_parts);
-  const auto parts = static_cast<uint32_t>((s.V + chunk - 1) / chunk);  // no empty trailing part
 
   const auto& dwte_pipeline = stream.context().pipelines().get(
       {"embedding_dwte_f32", 3, sizeof(EmbeddingPush), {kDwteGroupSize}});
-  stream.dispatch(dwte_pipeline,
-                  {vk::reads(tokens.slice), vk::reads(dout.slice), vk::writes(dwte.slice)},
-                  make_push(s, chunk), vk::Groups{static_cast<uint32_t>(channel_groups), parts},
-                  "embedding_backward_dwte");
+  const int64_t block = rows_per_binding(stream, s.C * 4, max_binding_bytes);
+  for (int64_t first = 0; first < s.V; first += block) {  // row blocks of dwte, one binding each
+    const int64_t rows = std::min(block, s.V - first);
+    const auto parts = static_cast<uint32_t>((rows + chunk - 1) / chunk);  // no empty trailing part
+    stream.dispatch(dwte_pipeline,
+                    {vk::reads(tokens.slice), vk::reads(dout.slice), vk::writes(table_block(dwte, first, rows))},
+                    make_push(s, first, rows, chunk), vk::Groups{static_cast<uint32_t>(channel_groups), parts},
+                    "embedding_backward_dwte");
+  }
 
   const auto used_dwpe =
       dwpe.slice.sub(0, static_cast<VkDeviceSize>(s.T * s.C) * sizeof(float));  // rows < T
   const auto& dwpe_pipeline = stream.context().pipelines().get(
       {"embedding_dwpe_f32", 2, sizeof(EmbeddingPush), {kElementwiseGroupSize}});
   stream.dispatch(dwpe_pipeline, {vk::reads(dout.slice), vk::writes(used_dwpe)},
-                  make_push(s, chunk), elementwise_groups(stream, s.T * s.C),
+                  make_push(s, 0, s.V, chunk), elementwise_groups(stream, s.T * s.C),
                   "embedding_backward_dwpe");
 }
 

@@ -2,6 +2,7 @@
 #include "engine/ops/launch.h"
 
 #include <algorithm>
+#include <numeric>
 
 #include "common/error.h"
 #include "engine/vk/context.h"
@@ -16,6 +17,19 @@ void require_f32(const Tensor& t, const char* op, const char* role) {
 void require_same_numel(const Tensor& a, const Tensor& b, const char* op) {
   if (a.numel() != b.numel())
     fail("{}: shapes {} and {} have different element counts", op, a.shape_string(), b.shape_string());
+}
+
+int64_t rows_per_binding(const vk::CommandStream& stream, int64_t row_bytes, uint64_t max_bytes) {
+  const auto& info = stream.context().info();
+  const uint64_t limit = max_bytes ? std::min<uint64_t>(max_bytes, info.max_storage_buffer_range)
+                                   : info.max_storage_buffer_range;
+  const int64_t alignment = std::max<int64_t>(1, info.min_storage_buffer_offset_alignment);
+  const int64_t granule = alignment / std::gcd(alignment, row_bytes);  // rows whose bytes are aligned
+  const int64_t rows = static_cast<int64_t>(limit) / row_bytes / granule * granule;
+  if (rows < 1)
+    fail("{} rows of {} bytes (the smallest aligned block) do not fit a storage-buffer binding of {} bytes", granule,
+         row_bytes, limit);
+  return rows;
 }
 
 vk::Groups elementwise_groups(const vk::CommandStream& stream, int64_t n) {

@@ -15,10 +15,11 @@
 
 namespace alpha::ops {
 
-struct MatmulPush {  // twin of matmul.comp's Push
+struct MatmulPush {  // twin of matmul.comp's and matmul_cpu.comp's Push
   uint32_t M, N, K, accumulate;
+  uint32_t lda, ldb, ldc;
 };
-static_assert(sizeof(MatmulPush) == 16);
+static_assert(sizeof(MatmulPush) == 28);
 
 struct NaivePush {  // twin of matmul_naive.comp's Push
   uint32_t M, N, K;
@@ -81,18 +82,39 @@ static void check_tile(const vk::CommandStream& stream, const MatmulTile& t) {
          (t.bm + t.bn) * t.bk * 4, info.max_shared_memory);
 }
 
+MatrixView MatrixView::of(const Tensor& t) { return {t.slice, t.rows(), t.cols(), t.cols()}; }
+
+static void check_view(const MatrixView& v, const char* role) {
+  if (v.rows <= 0 || v.cols <= 0 || v.ld < v.cols)
+    fail("matmul: {} is a {}x{} view with row stride {}; the stride must be at least the row length", role, v.rows,
+         v.cols, v.ld);
+  if (uint64_t((v.rows - 1) * v.ld + v.cols) * 4 > v.slice.size)
+    fail("matmul: the {}x{} view of {} (row stride {}) is larger than its {} byte slice", v.rows, v.cols, role, v.ld,
+         v.slice.size);
+  if (v.ld >= (int64_t(1) << 32) || v.rows * v.ld >= (int64_t(1) << 32))
+    fail("matmul: {} has 2^32 or more elements; the kernels index with 32 bits", role);
+}
+
 void matmul(vk::CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& c, Layout layout,
             const Tensor* bias, bool accumulate, std::optional<MatmulTile> tile) {
   require_f32(a, "matmul", "a");
   require_f32(b, "matmul", "b");
   require_f32(c, "matmul", "c");
-  const int64_t M = layout == Layout::TN ? a.cols() : a.rows();
-  const int64_t K = layout == Layout::TN ? a.rows() : a.cols();
-  const int64_t N = layout == Layout::NT ? b.rows() : b.cols();
-  const int64_t b_k = layout == Layout::NT ? b.cols() : b.rows();
-  if (b_k != K || c.rows() != M || c.cols() != N)
-    fail("matmul: shapes a {} b {} c {} do not fit layout {}", a.shape_string(), b.shape_string(),
-         c.shape_string(), layout == Layout::NN ? "NN" : layout == Layout::NT ? "NT" : "TN");
+  matmul(stream, MatrixView::of(a), MatrixView::of(b), MatrixView::of(c), layout, bias, accumulate, tile);
+}
+
+void matmul(vk::CommandStream& stream, const MatrixView& a, const MatrixView& b, const MatrixView& c,
+            Layout layout, const Tensor* bias, bool accumulate, std::optional<MatmulTile> tile) {
+  check_view(a, "a");
+  check_view(b, "b");
+  check_view(c, "c");
+  const int64_t M = layout == Layout::TN ? a.cols : a.rows;
+  const int64_t K = layout == Layout::TN ? a.rows : a.cols;
+  const int64_t N = layout == Layout::NT ? b.rows : b.cols;
+  const int64_t b_k = layout == Layout::NT ? b.cols : b.rows;
+  if (b_k != K || c.rows != M || c.cols != N)
+    fail("matmul: shapes a ({}, {}) b ({}, {}) c ({}, {}) do not fit layout {}", a.rows, a.cols, b.rows, b.cols,
+         c.rows, c.cols, layout == Layout::NN ? "NN" : layout == Layout::NT ? "NT" : "TN");
   if (bias) {
     require_f32(*bias, "matmul", "bias");
     if (bias->numel() != N) fail("matmul: bias has {} elements, expected N = {}", bias->numel(), N);
@@ -111,13 +133,16 @@ void matmul(vk::CommandStream& stream, const Tensor& a, const Tensor& b, const T
   const uint32_t bindings = bias ? 4 : 3;
   std::vector<uint32_t> constants{t.threads(), t.bm, t.bn, t.bk, t.tm, t.tn};
   if (cpu_kernel) {  // VEC4: every vec4 load in matmul_cpu.comp is aligned and inside its line
-    const bool vec4 = layout == Layout::NN   ? K % 4 == 0 && N % 4 == 0 && t.tn % 4 == 0
-                      : layout == Layout::NT ? K % 4 == 0
-                                             : M % 4 == 0 && N % 4 == 0 && t.tm % 4 == 0 && t.tn % 4 == 0;
+    const bool strides = a.ld % 4 == 0 && b.ld % 4 == 0;
+    const bool vec4 = strides && (layout == Layout::NN   ? K % 4 == 0 && N % 4 == 0 && t.tn % 4 == 0
+                                  : layout == Layout::NT ? K % 4 == 0
+                                                         : M % 4 == 0 && N % 4 == 0 && t.tm % 4 == 0 && t.tn % 4 == 0);
     constants.push_back(vec4 ? 1 : 0);
   }
   const auto& pipeline = stream.context().pipelines().get({shader, bindings, sizeof(MatmulPush), constants});
-  MatmulPush push{static_cast<uint32_t>(M), static_cast<uint32_t>(N), static_cast<uint32_t>(K), accumulate ? 1u : 0u};
+  MatmulPush push{static_cast<uint32_t>(M),    static_cast<uint32_t>(N),    static_cast<uint32_t>(K),
+                  accumulate ? 1u : 0u,        static_cast<uint32_t>(a.ld), static_cast<uint32_t>(b.ld),
+                  static_cast<uint32_t>(c.ld)};
   vk::Groups groups{static_cast<uint32_t>((N + t.bn - 1) / t.bn), static_cast<uint32_t>((M + t.bm - 1) / t.bm)};
   // accumulate reads c; a write binding already orders c against earlier readers and writers.
   auto out = vk::writes(c.slice);

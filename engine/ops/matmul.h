@@ -34,6 +34,20 @@ MatmulTile parse_matmul_tile(const std::string& text);
 // ALPHA_DISABLE_CPU_MATMUL unset.
 bool uses_cpu_matmul(const vk::CommandStream& stream, const MatmulTile& t);
 
+// A row-major matrix inside a buffer: `rows` rows of `cols` floats, each row `ld` floats after the
+// previous one (ld >= cols), so a column block of a wider matrix is a view too. The slice starts at
+// element (0, 0) and must hold (rows-1)·ld + cols floats.
+struct MatrixView {
+  vk::BufferSlice slice;
+  int64_t rows = 0, cols = 0, ld = 0;
+  static MatrixView of(const Tensor& t);  // the whole tensor as (rows, cols), ld = cols
+};
+
+// Same as matmul() on views; a, b, c are the stored matrices (a is (K,M) for TN, b is (N,K) for NT).
+void matmul(vk::CommandStream& stream, const MatrixView& a, const MatrixView& b, const MatrixView& c,
+            Layout layout, const Tensor* bias = nullptr, bool accumulate = false,
+            std::optional<MatmulTile> tile = std::nullopt);
+
 void matmul(vk::CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& c, Layout layout,
             const Tensor* bias = nullptr, bool accumulate = false, std::optional<MatmulTile> tile = std::nullopt);
 

@@ -24,6 +24,7 @@ struct ReferenceCase {
   int B, T;
   float max_norm;  // small: clipping active; huge: inactive
   const char* why;
+  uint64_t max_binding_bytes = 0;  // > 0 forces the token embedding and logits into blocks
 };
 
 // Worst |got - want| relative to the largest |want| of the tensor; prints the worst element.
@@ -44,7 +45,7 @@ static double compare(const std::string& name, const float* got, const float* wa
 static void run_reference_case(const ReferenceCase& c) {
   auto& context = gpu();
   const auto& config = c.config;
-  gpt::GptModel model(context, config, c.B, c.T);
+  gpt::GptModel model(context, config, c.B, c.T, c.max_binding_bytes);
   const auto& layout = model.layout();
 
   // GPT-2 init, then random biases and LayerNorm parameters so that every parameter matters.
@@ -159,6 +160,15 @@ TEST_CASE_FIXTURE(GpuFixture, "GPT matches PyTorch: odd sizes, clipping active")
   GptConfig config;
   config.n_layer = 2, config.n_head = 3, config.n_embd = 48, config.seq_len = 37, config.vocab_size = 101;
   run_reference_case({config, 2, 37, 0.05f, "odd sizes"});
+}
+
+// GPT-2's token embedding (154 MB) and logits exceed lavapipe's 128 MiB binding: they are bound in
+// blocks. A 12 KiB limit splits this model's wte into 2 vocabulary blocks and its logits into 3 row
+// blocks of strided views, so the blocked LM head and embedding are checked against PyTorch too.
+TEST_CASE_FIXTURE(GpuFixture, "GPT matches PyTorch: LM head and embedding bound in blocks") {
+  GptConfig config;
+  config.n_layer = 2, config.n_head = 3, config.n_embd = 48, config.seq_len = 37, config.vocab_size = 101;
+  run_reference_case({config, 2, 37, 0.05f, "blocked LM head", 12288});
 }
 
 TEST_CASE_FIXTURE(GpuFixture, "GPT matches PyTorch: T shorter than the context, clipping inactive") {

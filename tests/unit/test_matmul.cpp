@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <array>
 #include <cmath>
 
 #include "engine/ops/matmul.h"
@@ -142,6 +143,65 @@ TEST_CASE_FIXTURE(GpuFixture, "matmul refuses shapes that do not fit") {
   CHECK_THROWS_AS(ops::parse_matmul_tile("64x64x16x5x4"), alpha::Error);
   CHECK_THROWS_AS(ops::parse_matmul_tile("64x64"), alpha::Error);
   CHECK(ops::parse_matmul_tile("64x32x8x4x2").threads() == 256);  // (64/4)·(32/2)
+}
+
+}  // namespace alpha::test
+
+namespace alpha::test {
+
+// Views with row strides (blocks of wider matrices, as the split LM head uses): every layout, the
+// CPU and portable kernels, odd strides; C's elements outside the block must stay untouched.
+TEST_CASE_FIXTURE(GpuFixture, "matmul on strided views matches the reference and writes only its block") {
+  auto& context = gpu();
+  const int64_t skip = 64;  // the views start 64 floats into their buffers
+  // odd sizes and stride (scalar loads); multiples of 4 (the CPU kernel's vec4 loads)
+  for (auto [M, N, K, pad] : {std::array<int64_t, 4>{37, 29, 23, 67}, std::array<int64_t, 4>{36, 28, 24, 68}})
+  for (Layout layout : {Layout::NN, Layout::NT, Layout::TN}) {
+    for (std::optional<ops::MatmulTile> tile : {std::optional<ops::MatmulTile>{}, std::optional(ops::MatmulTile{64, 64, 16, 4, 4})}) {
+      CAPTURE(layout_name(layout));
+      CAPTURE(pad);
+      CAPTURE(tile ? tile->to_string() : "default");
+      vk::Arena arena(context);
+      const int64_t a_rows = layout == Layout::TN ? K : M, a_cols = layout == Layout::TN ? M : K;
+      const int64_t b_rows = layout == Layout::NT ? N : K, b_cols = layout == Layout::NT ? K : N;
+      auto make = [&](int64_t rows, int64_t cols, uint32_t seed, std::vector<float>& host) {
+        const int64_t ld = cols + pad;
+        Tensor t = Tensor::empty(arena, {skip + rows * ld});
+        host = random_nonzero(t.numel(), seed);
+        upload(arena, t, host);
+        return std::pair{t, ops::MatrixView{t.slice.sub(skip * 4, ((rows - 1) * ld + cols) * 4), rows, cols, ld}};
+      };
+      std::vector<float> a_host, b_host, c_host;
+      auto [a, av] = make(a_rows, a_cols, 31, a_host);
+      auto [b, bv] = make(b_rows, b_cols, 32, b_host);
+      auto [c, cv] = make(M, N, 33, c_host);
+      vk::CommandStream stream(context);
+      ops::matmul(stream, av, bv, cv, layout, nullptr, true, tile);
+      stream.submit();
+      auto got = download(arena, c);
+      auto at = [&](const std::vector<float>& h, const ops::MatrixView& v, int64_t r, int64_t col) {
+        return double(h[skip + r * v.ld + col]);
+      };
+      int64_t bad = 0, touched = 0;
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t n = 0; n < N; ++n) {
+          double want = at(c_host, cv, m, n), magnitude = std::abs(want);
+          for (int64_t k = 0; k < K; ++k) {
+            double x = layout == Layout::TN ? at(a_host, av, k, m) : at(a_host, av, m, k);
+            double y = layout == Layout::NT ? at(b_host, bv, n, k) : at(b_host, bv, k, n);
+            want += x * y, magnitude += std::abs(x * y);
+          }
+          bad += std::abs(got[skip + m * cv.ld + n] - want) > (K + 2) * std::ldexp(1.0, -23) * magnitude;
+        }
+      for (int64_t i = 0; i < c.numel(); ++i) {
+        const int64_t r = (i - skip) / cv.ld, col = (i - skip) % cv.ld;
+        const bool inside = i >= skip && r < M && col < N;
+        if (!inside) touched += got[i] != c_host[i];
+      }
+      CHECK(bad == 0);
+      CHECK(touched == 0);
+    }
+  }
 }
 
 }  // namespace alpha::test
