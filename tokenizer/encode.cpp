@@ -70,6 +70,35 @@ class EncodeSession {
   std::vector<uint32_t> store_;
 };
 
+// Runs task(session, i, results[i]) for every i < count on up to `threads` threads (one session
+// each, tasks taken in turn), rethrows the first error, and appends the results to `out` in order.
+template <typename Task>
+static void encode_in_parallel(const Tokenizer& tokenizer, size_t count, unsigned threads,
+                               std::vector<uint32_t>& out, Task task) {
+  std::vector<std::vector<uint32_t>> results(count);
+  std::atomic<size_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  auto work = [&] {
+    try {
+      EncodeSession session(tokenizer);
+      for (size_t i; (i = next.fetch_add(1)) < count;) task(session, i, results[i]);
+    } catch (...) {
+      std::lock_guard lock(error_mutex);
+      error = std::current_exception();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < std::min<size_t>(threads, count); ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+  size_t total = out.size();
+  for (auto& r : results) total += r.size();
+  out.reserve(total);
+  for (auto& r : results) out.insert(out.end(), r.begin(), r.end());
+}
+
 void Tokenizer::encode_ordinary(std::string_view text, unsigned threads,
                                 std::vector<uint32_t>& out) const {
   threads = resolve_threads(threads);
@@ -87,31 +116,11 @@ void Tokenizer::encode_ordinary(std::string_view text, unsigned threads,
     chunks.push_back(text.substr(start, cut - start));
     start = cut;
   }
-  std::vector<std::vector<uint32_t>> results(chunks.size());
-  std::atomic<size_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  auto work = [&] {
-    try {
-      EncodeSession session(*this);
-      for (size_t i; (i = next.fetch_add(1)) < chunks.size();) {
-        results[i].reserve(chunks[i].size() / 3);
-        session.encode(chunks[i], results[i]);
-      }
-    } catch (...) {
-      std::lock_guard lock(error_mutex);
-      error = std::current_exception();
-    }
-  };
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < std::min<size_t>(threads, chunks.size()); ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
-  size_t total = out.size();
-  for (auto& r : results) total += r.size();
-  out.reserve(total);
-  for (auto& r : results) out.insert(out.end(), r.begin(), r.end());
+  encode_in_parallel(*this, chunks.size(), threads, out,
+                     [&](EncodeSession& session, size_t i, std::vector<uint32_t>& result) {
+                       result.reserve(chunks[i].size() / 3);
+                       session.encode(chunks[i], result);
+                     });
 }
 
 std::vector<uint32_t> Tokenizer::encode(std::string_view text, const EncodeOptions& options) const {
@@ -179,34 +188,14 @@ std::vector<uint32_t> Tokenizer::encode_documents(const std::vector<std::string_
     }
   }
   if (tasks.back().empty()) tasks.pop_back();
-  std::vector<std::vector<uint32_t>> results(tasks.size());
-  std::atomic<size_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  auto work = [&] {
-    try {
-      EncodeSession session(*this);
-      for (size_t t; (t = next.fetch_add(1)) < tasks.size();) {
-        for (const Segment& seg : tasks[t]) {
-          if (seg.starts_document) results[t].push_back(separator);
-          session.encode(seg.text, results[t]);
-        }
-      }
-    } catch (...) {
-      std::lock_guard lock(error_mutex);
-      error = std::current_exception();
-    }
-  };
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < std::min<size_t>(threads, tasks.size()); ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
   std::vector<uint32_t> out;
-  size_t total = 0;
-  for (auto& r : results) total += r.size();
-  out.reserve(total);
-  for (auto& r : results) out.insert(out.end(), r.begin(), r.end());
+  encode_in_parallel(*this, tasks.size(), threads, out,
+                     [&](EncodeSession& session, size_t t, std::vector<uint32_t>& result) {
+                       for (const Segment& seg : tasks[t]) {
+                         if (seg.starts_document) result.push_back(separator);
+                         session.encode(seg.text, result);
+                       }
+                     });
   return out;
 }
 

@@ -14,6 +14,13 @@
 namespace alpha::test {
 
 vk::Context& gpu();
+// Options for a context of a test's own, with validation on and its messages in `log`.
+inline vk::ContextOptions validated(vk::ValidationLog& log) {
+  vk::ContextOptions options;
+  options.validation = true;
+  options.validation_log = &log;
+  return options;
+}
 void shutdown_gpu();
 size_t validation_message_count();
 

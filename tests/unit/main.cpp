@@ -16,10 +16,7 @@ static std::unique_ptr<vk::Context> context;
 
 vk::Context& gpu() {
   if (!context) {
-    vk::ContextOptions options;
-    options.validation = true;
-    options.validation_log = &messages;
-    context = std::make_unique<vk::Context>(options);
+    context = std::make_unique<vk::Context>(validated(messages));
     MESSAGE("device: " << context->info().name << " (" << context->info().driver_name << ")");
   }
   return *context;

@@ -53,11 +53,8 @@ TEST_CASE_FIXTURE(GpuFixture, "upload and download round-trip through the defaul
 TEST_CASE("upload and download round-trip through the staging buffer") {
   setenv("ALPHA_DISABLE_DIRECT_MAP", "1", 1);
   vk::ValidationLog log;
-  vk::ContextOptions options;
-  options.validation = true;
-  options.validation_log = &log;
   {
-    vk::Context context(options);
+    vk::Context context(validated(log));
     CHECK(context.switches().disable_direct_map);
     CHECK_FALSE(vk::Arena(context).direct_mapped());
     round_trip(context);

@@ -104,10 +104,7 @@ namespace alpha::test {
 TEST_CASE("synchronization validation reports a missing barrier") {
   vk::ValidationLog log;
   log.echo_to_stderr = false;
-  vk::ContextOptions options;
-  options.validation = true;
-  options.validation_log = &log;
-  vk::Context context(options);
+  vk::Context context(validated(log));
   VkDevice device = context.device();
   vk::Arena arena(context);
   Tensor x = Tensor::empty(arena, {64});

@@ -41,10 +41,7 @@ TEST_CASE("the validation layer is on in tests and its messages are counted") {
   // The suite fails on any validation message; this proves such a message is seen at all.
   vk::ValidationLog log;
   log.echo_to_stderr = false;
-  vk::ContextOptions options;
-  options.validation = true;
-  options.validation_log = &log;
-  vk::Context context(options);
+  vk::Context context(validated(log));
   VkBufferCreateInfo info{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
   info.size = 0;  // invalid: VUID-VkBufferCreateInfo-size-00912
   info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
@@ -70,9 +67,7 @@ TEST_CASE("the pipeline cache is written, reused, and a corrupt one is ignored")
   setenv("ALPHA_CACHE_DIR", dir.c_str(), 1);
   setenv("ALPHA_PIPELINE_CACHE", "1", 1);
   vk::ValidationLog log;
-  vk::ContextOptions options;
-  options.validation = true;
-  options.validation_log = &log;
+  const auto options = validated(log);
   fs::path cache;
   auto run_once = [&] {
     vk::Context context(options);
