@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "engine/ops/attention.h"
+#include "engine/ops/bias_grad.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/embedding.h"
 #include "engine/ops/gelu.h"
@@ -45,7 +46,6 @@ struct GptModel::Activations {
   Tensor dqkv;            // (B,T,3C)
   Tensor dfch;            // (B,T,4C)
   // reductions
-  Tensor ones;             // (N): bias gradients as onesᵀ·dY with the deterministic matmul
   Tensor partials;         // reduction scratch
   Tensor loss_sum, norm_sq;  // (1)
 };
@@ -90,7 +90,6 @@ ActivationShapes activation_shapes(const GptConfig& c, int64_t B, int64_t T) {
   s.add({B, T, C}), s.add({B, T, C});
   s.add({B, T, 3 * C});
   s.add({B, T, 4 * C});
-  s.add({N, 1});
   s.add({kPartials});
   s.add({1}), s.add({1});
   return s;
@@ -179,16 +178,14 @@ GptModel::GptModel(vk::Context& context, const GptConfig& config, int B, int T, 
   a.dresidual = take(), a.dln = take();
   a.dqkv = take();
   a.dfch = take();
-  a.ones = take();
   a.partials = take();
   a.loss_sum = take(), a.norm_sq = take();
 
-  // AdamW state starts at zero; gradients too; the ones vector never changes.
+  // AdamW state starts at zero; gradients too.
   vk::CommandStream stream(context_);
   fill_buffer(stream, adam_m_, layout_.total_floats, 0.0f);
   fill_buffer(stream, adam_v_, layout_.total_floats, 0.0f);
   fill_buffer(stream, grads_, layout_.total_floats, 0.0f);
-  ops::fill(stream, a.ones, 1.0f);
   stream.submit();
 }
 
@@ -339,12 +336,7 @@ void GptModel::backward(vk::CommandStream& stream) {
   const int64_t N = int64_t(B_) * T_;
   auto param = [&](int index) { return parameter(index); };
   auto grad = [&](int index) { return gradient(index); };
-  // dbias (1,Cout) += onesᵀ (N,1)ᵀ · dY (N,Cout): a deterministic column sum
-  auto bias_grad = [&](const Tensor& dy, int index) {
-    Tensor g = grad(index);
-    g.shape = {1, g.numel()};
-    ops::matmul(stream, a.ones, dy, g, Layout::TN, nullptr, true);
-  };
+  auto bias_grad = [&](const Tensor& dy, int index) { ops::bias_grad(stream, dy, grad(index)); };
   auto rows = [&](Tensor t, int64_t cols) {  // (B,T,X) as (N,X)
     t.shape = {N, cols};
     return t;
