@@ -10,5 +10,6 @@ void add_devices_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_tokenizer_command(CLI::App& app);
 void add_data_command(CLI::App& app);
+void add_train_command(CLI::App& app);
 
 }  // namespace alpha::cli

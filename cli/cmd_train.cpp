@@ -1,0 +1,67 @@
+// `alpha train`: trains a GPT on text with the engine's trainer; a live progress line on a terminal,
+// plain log lines otherwise. Checkpoints, --resume, sampling and export follow in later commands.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "engine/train/trainer.h"
+#include "version.h"
+
+namespace alpha::cli {
+
+static std::string duration(double seconds) {
+  const int s = static_cast<int>(seconds);
+  return s >= 3600 ? fmt::format("{}h{:02}m", s / 3600, s % 3600 / 60) : fmt::format("{}m{:02}s", s / 60, s % 60);
+}
+
+void add_train_command(CLI::App& app) {
+  static train::TrainOptions o;
+  static std::string runs_dir = "runs", tokenizer_artifacts, cache_dir = "data/cache";
+  auto* cmd = app.add_subcommand("train", "Train a GPT on text (runs/<name>/: config.json, metrics.jsonl, tokenizer)");
+  cmd->add_option("--data", o.data, "Text files, folders, globs or .jsonl (\"text\" field)")->required();
+  cmd->add_option("--model", o.model, "Model preset d1..d48 (d2 tiny, d6 small, d12 = GPT-2 124M)")->capture_default_str();
+  cmd->add_option("--steps", o.steps, "Optimizer steps")->capture_default_str();
+  cmd->add_option("--batch", o.batch, "Sequences per step (B)")->capture_default_str();
+  cmd->add_option("--seq", o.seq, "Tokens per sequence (T)")->capture_default_str();
+  cmd->add_option("--lr", o.lr, "Peak learning rate")->capture_default_str();
+  cmd->add_option("--min-lr", o.min_lr, "Learning rate at the end of the decay")->capture_default_str();
+  cmd->add_option("--warmup", o.warmup, "Linear warmup steps")->capture_default_str();
+  cmd->add_option("--schedule", o.schedule, "cosine, linear or constant")->capture_default_str();
+  cmd->add_option("--weight-decay", o.weight_decay, "AdamW weight decay (matrices and embeddings)")->capture_default_str();
+  cmd->add_option("--clip", o.clip, "Clip the global gradient norm to this (0: off)")->capture_default_str();
+  cmd->add_option("--eval-every", o.eval_every, "Steps between validation passes (0: none)")->capture_default_str();
+  cmd->add_option("--eval-batches", o.eval_batches, "Batches per validation pass")->capture_default_str();
+  cmd->add_option("--seed", o.seed, "Seed for initialisation and batch order")->capture_default_str();
+  cmd->add_option("--vocab", o.vocab, "Vocabulary size when a tokenizer is trained")->capture_default_str();
+  cmd->add_option("--run", o.run, "Run name (default: <model>-<date>-<time>)");
+  cmd->add_option("--runs-dir", runs_dir, "Where run directories go")->capture_default_str();
+  cmd->add_option("--tokenizer-artifacts", tokenizer_artifacts,
+                  "Tokenizer file: loaded if it exists, else trained on --data and saved there (default: in the run)");
+  cmd->add_option("--cache-dir", cache_dir, "Where token shards are cached")->capture_default_str();
+  cmd->callback([] {
+    o.runs_dir = runs_dir;
+    o.tokenizer_artifacts = tokenizer_artifacts;
+    o.cache_dir = cache_dir;
+    o.git_commit = ALPHA_GIT_COMMIT;
+    vk::Context context(context_options());
+    const bool terminal = isatty(fileno(stdout));
+    const int log_every = std::max(1, o.steps / 50);
+    auto dir = train::train(context, o, [&](const train::StepReport& r) {
+      std::string val = r.val_loss >= 0 ? fmt::format(" val {:.4f}", r.val_loss) : "";
+      std::string line = fmt::format("step {}/{} loss {:.4f}{} lr {:.2e} norm {:.3f} {:.0f} tok/s {:.0f} ms eta {}",
+                                     r.step, r.steps, r.loss, val, r.lr, r.grad_norm, r.tokens_per_s, r.ms,
+                                     duration(r.eta_s));
+      if (terminal)
+        fmt::print("\r\033[K{}{}", line, r.val_loss >= 0 || r.step == r.steps ? "\n" : "");
+      else if (r.step % log_every == 0 || r.val_loss >= 0 || r.step == r.steps)
+        fmt::print("{}\n", line);
+      std::fflush(stdout);
+    });
+    fmt::print("run saved in {}\n", dir.string());
+  });
+}
+
+}  // namespace alpha::cli

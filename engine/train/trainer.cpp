@@ -1,0 +1,180 @@
+// The training loop (see trainer.h).
+#include "engine/train/trainer.h"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <numbers>
+#include <optional>
+
+#include "common/error.h"
+#include "engine/gpt/init.h"
+#include "engine/gpt/model.h"
+#include "engine/train/data/batch_loader.h"
+#include "engine/train/data/token_cache.h"
+#include "tokenizer/load.h"
+
+namespace alpha::train {
+
+void TrainOptions::validate() const {
+  if (data.empty()) fail("no training data: pass --data=PATH (a text file, folder, glob or .jsonl)");
+  if (steps <= 0) fail("--steps must be positive, not {}", steps);
+  if (batch <= 0) fail("--batch must be positive, not {}", batch);
+  if (seq <= 0) fail("--seq must be positive, not {}", seq);
+  if (!(lr > 0) || !std::isfinite(lr)) fail("--lr must be a positive number, not {}", lr);
+  if (!(min_lr >= 0) || min_lr > lr) fail("--min-lr must be between 0 and --lr ({}), not {}", lr, min_lr);
+  if (warmup < 0) fail("--warmup must not be negative");
+  if (schedule != "cosine" && schedule != "linear" && schedule != "constant")
+    fail("--schedule={} is not one of cosine, linear, constant", schedule);
+  if (!(weight_decay >= 0)) fail("--weight-decay must not be negative");
+  if (eval_every < 0 || eval_batches <= 0) fail("--eval-every must be >= 0 and --eval-batches positive");
+}
+
+float learning_rate(const TrainOptions& o, int step) {
+  if (step < o.warmup) return o.lr * static_cast<float>(step + 1) / static_cast<float>(o.warmup);
+  if (o.schedule == "constant") return o.lr;
+  const int decay_steps = std::max(1, o.steps - o.warmup - 1);
+  const double progress = std::min(1.0, static_cast<double>(step - o.warmup) / decay_steps);
+  const double shape = o.schedule == "linear" ? 1.0 - progress : 0.5 * (1.0 + std::cos(std::numbers::pi * progress));
+  return static_cast<float>(o.min_lr + (o.lr - o.min_lr) * shape);
+}
+
+namespace {
+
+std::string default_run_name(const std::string& model) {
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  return fmt::format("{}-{:%Y%m%d-%H%M%S}", model, fmt::localtime(now));
+}
+
+// Splits a loader batch of B windows of T+1 ids into inputs (B,T) and next-token targets (B,T).
+void split_windows(const std::vector<int32_t>& windows, int B, int T, std::vector<int32_t>& tokens,
+                   std::vector<int32_t>& targets) {
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < T; ++t) {
+      tokens[b * T + t] = windows[b * (T + 1) + t];
+      targets[b * T + t] = windows[b * (T + 1) + t + 1];
+    }
+}
+
+void write_json(const std::filesystem::path& path, const nlohmann::json& json) {
+  const auto temp = std::filesystem::path(path).concat(".tmp");
+  {
+    std::ofstream out(temp);
+    out << json.dump(2) << "\n";
+    if (!out.flush()) fail("cannot write {}", temp.string());
+  }
+  std::filesystem::rename(temp, path);
+}
+
+}  // namespace
+
+std::filesystem::path train(vk::Context& context, const TrainOptions& options,
+                            const std::function<void(const StepReport&)>& progress) {
+  options.validate();
+  const gpt::GptConfig preset = gpt::GptConfig::preset(options.model);  // a bad name fails before any work
+  const std::string run = options.run.empty() ? default_run_name(options.model) : options.run;
+  const auto run_dir = options.runs_dir / run;
+  if (std::filesystem::exists(run_dir) && !std::filesystem::is_empty(run_dir))
+    fail("run directory {} already exists: pick another --run name", run_dir.string());
+
+  // Setup (tokenizer, token shards, model): if anything fails here, the run directory this call
+  // created is removed again, so a bad --data leaves nothing behind.
+  const bool created = !std::filesystem::exists(run_dir);
+  std::filesystem::create_directories(run_dir);
+  const auto tokenizer_path = options.tokenizer_artifacts.empty() ? run_dir / "tokenizer.bin" : options.tokenizer_artifacts;
+  std::optional<tok::Tokenizer> tokenizer;
+  std::optional<data::PreparedData> prepared;
+  std::vector<uint32_t> val_tokens;
+  std::optional<data::BatchLoader> loader;
+  std::optional<gpt::GptModel> model_storage;
+  gpt::GptConfig config = preset;
+  try {
+    tok::TrainOptions tokenizer_options;
+    tokenizer_options.vocab_size = options.vocab;
+    tokenizer = tok::load_or_train_tokenizer(tokenizer_path, options.data, tokenizer_options);
+    data::PrepareOptions prepare;
+    prepare.cache_dir = options.cache_dir;
+    prepared = data::prepare_data(options.data, *tokenizer, prepare);
+    val_tokens = data::load_split(*prepared, data::Split::val);
+    if (options.eval_every > 0 && val_tokens.size() < static_cast<size_t>(options.seq) + 1)
+      fail("the validation split has {} tokens, fewer than one window of --seq+1 = {}: use more data, a shorter "
+           "--seq or --eval-every=0",
+           val_tokens.size(), options.seq + 1);
+    loader.emplace(data::load_split(*prepared, data::Split::train), options.batch, options.seq, options.seed);
+    config.vocab_size = static_cast<int>(tokenizer->vocab_size());
+    config.seq_len = options.seq;
+    model_storage.emplace(context, config, options.batch, options.seq);
+  } catch (...) {
+    if (created) std::filesystem::remove_all(run_dir);
+    throw;
+  }
+  gpt::GptModel& model = *model_storage;
+  model.set_parameters(gpt::init_parameters(config, model.layout(), options.seed));
+
+  const auto& info = context.info();
+  write_json(run_dir / "config.json",
+             {{"run", run}, {"data", options.data}, {"data_key", prepared->key}, {"model", options.model},
+              {"n_layer", config.n_layer}, {"n_head", config.n_head}, {"n_embd", config.n_embd},
+              {"seq_len", config.seq_len}, {"vocab_size", config.vocab_size}, {"parameters", model.layout().count()},
+              {"steps", options.steps}, {"batch", options.batch}, {"seq", options.seq}, {"lr", options.lr},
+              {"min_lr", options.min_lr}, {"warmup", options.warmup}, {"schedule", options.schedule},
+              {"weight_decay", options.weight_decay}, {"clip", options.clip}, {"eval_every", options.eval_every},
+              {"eval_batches", options.eval_batches}, {"seed", options.seed}, {"tokenizer", tokenizer_path.string()},
+              {"train_tokens", prepared->train_tokens}, {"val_tokens", prepared->val_tokens},
+              {"git_commit", options.git_commit}, {"device", info.name},
+              {"driver", fmt::format("{} {}", info.driver_name, info.driver_info)}});
+
+  std::ofstream metrics(run_dir / "metrics.jsonl", std::ios::app);
+  const int B = options.batch, T = options.seq;
+  std::vector<int32_t> tokens(B * T), targets(B * T), windows(B * (T + 1));
+  auto validation_loss = [&] {
+    data::BatchLoader val(val_tokens, B, T, options.seed + 1);  // the same batches every pass
+    double sum = 0;
+    for (int i = 0; i < options.eval_batches; ++i) {
+      val.next(windows);
+      split_windows(windows, B, T, tokens, targets);
+      model.set_batch(tokens, targets);
+      vk::CommandStream stream(context);
+      model.forward(stream, true);
+      stream.submit();
+      sum += model.read_loss();
+    }
+    return static_cast<float>(sum / options.eval_batches);
+  };
+
+  ops::AdamWConfig adamw;
+  adamw.weight_decay = options.weight_decay;
+  adamw.max_norm = options.clip;
+  const auto start = std::chrono::steady_clock::now();
+  for (int step = 0; step < options.steps; ++step) {
+    loader->next(windows);
+    split_windows(windows, B, T, tokens, targets);
+    adamw.lr = learning_rate(options, step);
+    adamw.step = step + 1;
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto result = model.train_step(tokens, targets, adamw);
+    const auto t1 = std::chrono::steady_clock::now();
+    StepReport report{step + 1, options.steps, result.loss, adamw.lr, result.grad_norm};
+    report.ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+    report.tokens_per_s = B * T / (report.ms / 1000.0);
+    const double elapsed = std::chrono::duration<double>(t1 - start).count();
+    report.eta_s = elapsed / (step + 1) * (options.steps - step - 1);
+    const bool eval = options.eval_every > 0 && ((step + 1) % options.eval_every == 0 || step + 1 == options.steps);
+    if (eval) report.val_loss = validation_loss();
+    nlohmann::json line = {{"step", report.step}, {"loss", report.loss}, {"lr", report.lr},
+                           {"grad_norm", report.grad_norm}, {"ms", report.ms}, {"tokens_per_s", report.tokens_per_s}};
+    if (eval) line["val_loss"] = report.val_loss;
+    metrics << line.dump() << "\n" << std::flush;
+    if (!metrics) fail("cannot write {}", (run_dir / "metrics.jsonl").string());
+    if (!std::isfinite(report.loss))
+      fail("step {}: the loss is {}; lower --lr or check the data", report.step, report.loss);
+    progress(report);
+  }
+  return run_dir;
+}
+
+}  // namespace alpha::train

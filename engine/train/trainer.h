@@ -1,0 +1,56 @@
+// The training loop behind `alpha train`: tokenizer (loaded or trained), cached token shards, a
+// GPT on the device, AdamW with a warmup + cosine/linear/constant schedule, periodic validation,
+// and a run directory with config.json and metrics.jsonl. Checkpoints and resume come next.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/vk/context.h"
+
+namespace alpha::train {
+
+struct TrainOptions {
+  std::vector<std::string> data;          // text files, folders, globs, .jsonl
+  std::string model = "d2";               // preset: d1 .. d48
+  int steps = 300;                        // optimizer steps
+  int batch = 8;                          // B
+  int seq = 128;                          // T
+  float lr = 3e-3f;                       // peak learning rate
+  float min_lr = 3e-4f;                   // floor of the decay
+  int warmup = 30;                        // linear warmup steps
+  std::string schedule = "cosine";        // cosine | linear | constant
+  float weight_decay = 0.1f;              // AdamW, matrices and embeddings only
+  float clip = 1.0f;                      // global grad-norm clip; <= 0 disables
+  int eval_every = 50;                    // steps between validation passes; 0 disables
+  int eval_batches = 4;                   // validation batches per pass
+  uint64_t seed = 1;
+  int vocab = 4096;                       // tokenizer vocabulary when one is trained
+  std::string run;                        // run name; default: <model>-<date>-<time>
+  std::filesystem::path runs_dir = "runs";
+  std::filesystem::path tokenizer_artifacts;  // default: runs/<run>/tokenizer.bin
+  std::filesystem::path cache_dir = "data/cache";
+  std::string git_commit = "unknown";     // recorded in config.json
+
+  // Throws alpha::Error naming the bad option.
+  void validate() const;
+};
+
+// Learning rate at a 0-based step: linear warmup to lr, then the schedule down to min_lr at the end.
+float learning_rate(const TrainOptions& options, int step);
+
+struct StepReport {
+  int step = 0, steps = 0;
+  float loss = 0, lr = 0, grad_norm = 0;
+  double ms = 0, tokens_per_s = 0, eta_s = 0;
+  float val_loss = -1;  // < 0: no validation this step
+};
+
+// Trains and returns the run directory. `progress` is called after every step.
+std::filesystem::path train(vk::Context& context, const TrainOptions& options,
+                            const std::function<void(const StepReport&)>& progress);
+
+}  // namespace alpha::train
