@@ -3,10 +3,13 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
+#include <filesystem>
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "common/error.h"
 #include "engine/train/trainer.h"
 #include "version.h"
 
@@ -17,11 +20,38 @@ static std::string duration(double seconds) {
   return s >= 3600 ? fmt::format("{}h{:02}m", s / 3600, s % 3600 / 60) : fmt::format("{}m{:02}s", s / 60, s % 60);
 }
 
+// The run to resume: a path to a run directory, a run name under runs_dir, or (empty) the most
+// recently modified run there.
+static std::filesystem::path resolve_run(const std::string& run, const std::filesystem::path& runs_dir) {
+  namespace fs = std::filesystem;
+  if (!run.empty()) {
+    if (fs::exists(fs::path(run) / "config.json")) return run;
+    if (fs::exists(runs_dir / run)) return runs_dir / run;
+    fail("--resume={}: no such run (neither a run directory nor a name under {})", run, runs_dir.string());
+  }
+  fs::path newest;
+  fs::file_time_type newest_time{};
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(runs_dir, error)) {
+    if (!fs::exists(entry.path() / "config.json")) continue;
+    const auto time = fs::last_write_time(entry.path() / "metrics.jsonl", error);
+    if (!error && (newest.empty() || time > newest_time)) newest = entry.path(), newest_time = time;
+  }
+  if (newest.empty()) fail("--resume: there is no run under {} to continue", runs_dir.string());
+  return newest;
+}
+
+// First Ctrl-C (or SIGTERM): checkpoint after the current step and exit; a second one kills.
+static void on_stop_signal(int signal) {
+  train::request_stop();
+  std::signal(signal, SIG_DFL);
+}
+
 void add_train_command(CLI::App& app) {
   static train::TrainOptions o;
-  static std::string runs_dir = "runs", tokenizer_artifacts, cache_dir = "data/cache";
+  static std::string runs_dir = "runs", tokenizer_artifacts, cache_dir = "data/cache", resume_run;
   auto* cmd = app.add_subcommand("train", "Train a GPT on text (runs/<name>/: config.json, metrics.jsonl, tokenizer)");
-  cmd->add_option("--data", o.data, "Text files, folders, globs or .jsonl (\"text\" field)")->required();
+  cmd->add_option("--data", o.data, "Text files, folders, globs or .jsonl (\"text\" field)");
   cmd->add_option("--model", o.model, "Model preset d1..d48 (d2 tiny, d6 small, d12 = GPT-2 124M)")->capture_default_str();
   cmd->add_option("--steps", o.steps, "Optimizer steps")->capture_default_str();
   cmd->add_option("--batch", o.batch, "Sequences per step (B)")->capture_default_str();
@@ -41,6 +71,13 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--tokenizer-artifacts", tokenizer_artifacts,
                   "Tokenizer file: loaded if it exists, else trained on --data and saved there (default: in the run)");
   cmd->add_option("--cache-dir", cache_dir, "Where token shards are cached")->capture_default_str();
+  cmd->add_option("--ckpt-every", o.ckpt_every, "Steps between checkpoints (0: only at the end)")->capture_default_str();
+  cmd->add_option("--keep", o.keep, "Checkpoints to keep, newest first")->capture_default_str();
+  static CLI::Option* resume_option =
+      cmd->add_option("--resume", resume_run,
+                      "Continue a run from its newest valid checkpoint: a run directory, a name, or nothing for "
+                      "the latest run; it keeps the run's own options")
+          ->expected(0, 1);
   cmd->callback([] {
     o.runs_dir = runs_dir;
     o.tokenizer_artifacts = tokenizer_artifacts;
@@ -48,8 +85,10 @@ void add_train_command(CLI::App& app) {
     o.git_commit = ALPHA_GIT_COMMIT;
     vk::Context context(context_options());
     const bool terminal = isatty(fileno(stdout));
-    const int log_every = std::max(1, o.steps / 50);
-    auto dir = train::train(context, o, [&](const train::StepReport& r) {
+    std::signal(SIGINT, on_stop_signal);
+    std::signal(SIGTERM, on_stop_signal);
+    auto report = [&, log_every = 0](const train::StepReport& r) mutable {
+      if (!log_every) log_every = std::max(1, r.steps / 50);
       std::string val = r.val_loss >= 0 ? fmt::format(" val {:.4f}", r.val_loss) : "";
       std::string line = fmt::format("step {}/{} loss {:.4f}{} lr {:.2e} norm {:.3f} {:.0f} tok/s {:.0f} ms eta {}",
                                      r.step, r.steps, r.loss, val, r.lr, r.grad_norm, r.tokens_per_s, r.ms,
@@ -59,7 +98,10 @@ void add_train_command(CLI::App& app) {
       else if (r.step % log_every == 0 || r.val_loss >= 0 || r.step == r.steps)
         fmt::print("{}\n", line);
       std::fflush(stdout);
-    });
+    };
+    const bool resume = resume_option->count() > 0;
+    const auto dir = resume ? train::resume(context, resolve_run(resume_run, runs_dir), report)
+                            : train::train(context, o, report);
     fmt::print("run saved in {}\n", dir.string());
   });
 }

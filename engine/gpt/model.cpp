@@ -215,16 +215,25 @@ void GptModel::set_parameters(std::span<const float> values) {
   arena_.upload(params_, values.data(), values.size_bytes());
 }
 
-std::vector<float> GptModel::parameters() {
+std::vector<float> GptModel::download_buffer(const vk::BufferSlice& buffer) {
   std::vector<float> values(layout_.total_floats);
-  arena_.download(params_, values.data(), values.size() * 4);
+  arena_.download(buffer, values.data(), values.size() * 4);
   return values;
 }
 
-std::vector<float> GptModel::gradients() {
-  std::vector<float> values(layout_.total_floats);
-  arena_.download(grads_, values.data(), values.size() * 4);
-  return values;
+std::vector<float> GptModel::parameters() { return download_buffer(params_); }
+
+std::vector<float> GptModel::gradients() { return download_buffer(grads_); }
+
+std::vector<float> GptModel::adam_m() { return download_buffer(adam_m_); }
+
+std::vector<float> GptModel::adam_v() { return download_buffer(adam_v_); }
+
+void GptModel::set_optimizer_state(std::span<const float> m, std::span<const float> v) {
+  if (static_cast<int64_t>(m.size()) != layout_.total_floats || static_cast<int64_t>(v.size()) != layout_.total_floats)
+    fail("set_optimizer_state: {} and {} floats, the layout has {}", m.size(), v.size(), layout_.total_floats);
+  arena_.upload(adam_m_, m.data(), m.size_bytes());
+  arena_.upload(adam_v_, v.data(), v.size_bytes());
 }
 
 void GptModel::set_batch(std::span<const int32_t> tokens, std::span<const int32_t> targets) {

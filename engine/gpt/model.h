@@ -50,6 +50,10 @@ class GptModel {
   void set_parameters(std::span<const float> values);
   std::vector<float> parameters();
   std::vector<float> gradients();
+  // AdamW state (whole buffers in the parameter layout), for checkpoints.
+  std::vector<float> adam_m();
+  std::vector<float> adam_v();
+  void set_optimizer_state(std::span<const float> m, std::span<const float> v);
   // One parameter/gradient by layout index.
   Tensor parameter(int index) const;
   Tensor gradient(int index) const;
@@ -76,6 +80,7 @@ class GptModel {
   struct Activations;
 
   Tensor view(const vk::BufferSlice& buffer, int index) const;
+  std::vector<float> download_buffer(const vk::BufferSlice& buffer);  // a whole parameter-layout buffer
   void lm_head_forward(vk::CommandStream& stream);
   void lm_head_backward(vk::CommandStream& stream);
   struct Blocks {

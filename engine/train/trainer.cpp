@@ -5,7 +5,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <fstream>
 #include <numbers>
@@ -14,6 +16,7 @@
 #include "common/error.h"
 #include "engine/gpt/init.h"
 #include "engine/gpt/model.h"
+#include "engine/train/checkpoint.h"
 #include "engine/train/data/batch_loader.h"
 #include "engine/train/data/token_cache.h"
 #include "tokenizer/load.h"
@@ -70,22 +73,61 @@ void write_json(const std::filesystem::path& path, const nlohmann::json& json) {
   std::filesystem::rename(temp, path);
 }
 
-}  // namespace
+std::atomic<bool> stop_requested{false};
 
-std::filesystem::path train(vk::Context& context, const TrainOptions& options,
-                            const std::function<void(const StepReport&)>& progress) {
+nlohmann::json options_to_json(const TrainOptions& o) {
+  return {{"data", o.data}, {"model", o.model}, {"steps", o.steps}, {"batch", o.batch}, {"seq", o.seq},
+          {"lr", o.lr}, {"min_lr", o.min_lr}, {"warmup", o.warmup}, {"schedule", o.schedule},
+          {"weight_decay", o.weight_decay}, {"clip", o.clip}, {"eval_every", o.eval_every},
+          {"eval_batches", o.eval_batches}, {"seed", o.seed}, {"vocab", o.vocab}, {"run", o.run},
+          {"runs_dir", o.runs_dir.string()}, {"tokenizer", o.tokenizer_artifacts.string()},
+          {"cache_dir", o.cache_dir.string()}, {"ckpt_every", o.ckpt_every}, {"keep", o.keep}};
+}
+
+TrainOptions options_from_json(const nlohmann::json& j, const std::filesystem::path& where) {
+  try {
+    TrainOptions o;
+    o.data = j.at("data").get<std::vector<std::string>>();
+    o.model = j.at("model"), o.steps = j.at("steps"), o.batch = j.at("batch"), o.seq = j.at("seq");
+    o.lr = j.at("lr"), o.min_lr = j.at("min_lr"), o.warmup = j.at("warmup"), o.schedule = j.at("schedule");
+    o.weight_decay = j.at("weight_decay"), o.clip = j.at("clip"), o.eval_every = j.at("eval_every");
+    o.eval_batches = j.at("eval_batches"), o.seed = j.at("seed"), o.vocab = j.at("vocab"), o.run = j.at("run");
+    o.runs_dir = j.at("runs_dir").get<std::string>();
+    o.tokenizer_artifacts = j.at("tokenizer").get<std::string>();
+    o.cache_dir = j.at("cache_dir").get<std::string>();
+    o.ckpt_every = j.at("ckpt_every"), o.keep = j.at("keep");
+    return o;
+  } catch (const nlohmann::json::exception& e) {
+    fail("{} does not hold a run's options ({}): is it a run directory of this alpha?", where.string(), e.what());
+  }
+}
+
+// Keeps the metrics lines of steps <= `step` (a resumed run rewrites what came after its checkpoint).
+void truncate_metrics(const std::filesystem::path& path, int step) {
+  std::ifstream in(path);
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.contains("step") && j["step"].get<int>() <= step) kept += line + "\n";
+  }
+  const auto temp = std::filesystem::path(path).concat(".tmp");
+  std::ofstream(temp) << kept;
+  std::filesystem::rename(temp, path);
+}
+
+// Shared by train() and resume(): `checkpoint` is null for a new run.
+std::filesystem::path run_training(vk::Context& context, const TrainOptions& options,
+                                   const std::filesystem::path& run_dir, const Checkpoint* checkpoint,
+                                   const std::function<void(const StepReport&)>& progress) {
   options.validate();
   const gpt::GptConfig preset = gpt::GptConfig::preset(options.model);  // a bad name fails before any work
-  const std::string run = options.run.empty() ? default_run_name(options.model) : options.run;
-  const auto run_dir = options.runs_dir / run;
-  if (std::filesystem::exists(run_dir) && !std::filesystem::is_empty(run_dir))
-    fail("run directory {} already exists: pick another --run name", run_dir.string());
 
-  // Setup (tokenizer, token shards, model): if anything fails here, the run directory this call
-  // created is removed again, so a bad --data leaves nothing behind.
+  // Setup (tokenizer, token shards, model): if anything fails for a new run, the run directory this
+  // call created is removed again, so a bad --data leaves nothing behind.
   const bool created = !std::filesystem::exists(run_dir);
   std::filesystem::create_directories(run_dir);
-  const auto tokenizer_path = options.tokenizer_artifacts.empty() ? run_dir / "tokenizer.bin" : options.tokenizer_artifacts;
+  const auto tokenizer_path =
+      options.tokenizer_artifacts.empty() ? run_dir / "tokenizer.bin" : options.tokenizer_artifacts;
   std::optional<tok::Tokenizer> tokenizer;
   std::optional<data::PreparedData> prepared;
   std::vector<uint32_t> val_tokens;
@@ -93,6 +135,8 @@ std::filesystem::path train(vk::Context& context, const TrainOptions& options,
   std::optional<gpt::GptModel> model_storage;
   gpt::GptConfig config = preset;
   try {
+    if (checkpoint && !std::filesystem::exists(tokenizer_path))
+      fail("the run's tokenizer {} is missing; it cannot be resumed", tokenizer_path.string());
     tok::TrainOptions tokenizer_options;
     tokenizer_options.vocab_size = options.vocab;
     tokenizer = tok::load_or_train_tokenizer(tokenizer_path, options.data, tokenizer_options);
@@ -113,20 +157,42 @@ std::filesystem::path train(vk::Context& context, const TrainOptions& options,
     throw;
   }
   gpt::GptModel& model = *model_storage;
-  model.set_parameters(gpt::init_parameters(config, model.layout(), options.seed));
+  const std::string tokenizer_hash = fmt::format("{:016x}", tokenizer->hash());
 
-  const auto& info = context.info();
-  write_json(run_dir / "config.json",
-             {{"run", run}, {"data", options.data}, {"data_key", prepared->key}, {"model", options.model},
-              {"n_layer", config.n_layer}, {"n_head", config.n_head}, {"n_embd", config.n_embd},
-              {"seq_len", config.seq_len}, {"vocab_size", config.vocab_size}, {"parameters", model.layout().count()},
-              {"steps", options.steps}, {"batch", options.batch}, {"seq", options.seq}, {"lr", options.lr},
-              {"min_lr", options.min_lr}, {"warmup", options.warmup}, {"schedule", options.schedule},
-              {"weight_decay", options.weight_decay}, {"clip", options.clip}, {"eval_every", options.eval_every},
-              {"eval_batches", options.eval_batches}, {"seed", options.seed}, {"tokenizer", tokenizer_path.string()},
-              {"train_tokens", prepared->train_tokens}, {"val_tokens", prepared->val_tokens},
-              {"git_commit", options.git_commit}, {"device", info.name},
-              {"driver", fmt::format("{} {}", info.driver_name, info.driver_info)}});
+  int first_step = 0;
+  if (checkpoint) {
+    if (checkpoint->meta.value("tokenizer_hash", "") != tokenizer_hash)
+      fail("the checkpoint was trained with another tokenizer than {}; it cannot be resumed", tokenizer_path.string());
+    if (static_cast<int64_t>(checkpoint->params.size()) != model.layout().total_floats)
+      fail("the checkpoint holds {} parameters, this run's model {} has {}: another model config",
+           checkpoint->params.size(), config.describe(), model.layout().total_floats);
+    model.set_parameters(checkpoint->params);
+    model.set_optimizer_state(checkpoint->adam_m, checkpoint->adam_v);
+    loader->restore(data::loader_state_from_json(checkpoint->meta.at("loader")));
+    first_step = checkpoint->step;
+    truncate_metrics(run_dir / "metrics.jsonl", first_step);
+  } else {
+    model.set_parameters(gpt::init_parameters(config, model.layout(), options.seed));
+    const auto& info = context.info();
+    nlohmann::json config_json = options_to_json(options);
+    config_json.update({{"n_layer", config.n_layer}, {"n_head", config.n_head}, {"n_embd", config.n_embd},
+                        {"seq_len", config.seq_len}, {"vocab_size", config.vocab_size},
+                        {"parameters", model.layout().count()}, {"data_key", prepared->key},
+                        {"tokenizer", tokenizer_path.string()}, {"tokenizer_hash", tokenizer_hash},
+                        {"train_tokens", prepared->train_tokens}, {"val_tokens", prepared->val_tokens},
+                        {"git_commit", options.git_commit}, {"device", info.name},
+                        {"driver", fmt::format("{} {}", info.driver_name, info.driver_info)}});
+    write_json(run_dir / "config.json", config_json);
+  }
+
+  auto save = [&](int step) {
+    Checkpoint c{step,
+                 {{"loader", data::to_json(loader->state())}, {"tokenizer_hash", tokenizer_hash},
+                  {"config", config.describe()}},
+                 model.parameters(), model.adam_m(), model.adam_v()};
+    write_checkpoint(checkpoint_path(run_dir, step), c);
+    prune_checkpoints(run_dir, options.keep);
+  };
 
   std::ofstream metrics(run_dir / "metrics.jsonl", std::ios::app);
   const int B = options.batch, T = options.seq;
@@ -149,8 +215,9 @@ std::filesystem::path train(vk::Context& context, const TrainOptions& options,
   ops::AdamWConfig adamw;
   adamw.weight_decay = options.weight_decay;
   adamw.max_norm = options.clip;
+  stop_requested = false;
   const auto start = std::chrono::steady_clock::now();
-  for (int step = 0; step < options.steps; ++step) {
+  for (int step = first_step; step < options.steps; ++step) {
     loader->next(windows);
     split_windows(windows, B, T, tokens, targets);
     adamw.lr = learning_rate(options, step);
@@ -162,7 +229,7 @@ std::filesystem::path train(vk::Context& context, const TrainOptions& options,
     report.ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
     report.tokens_per_s = B * T / (report.ms / 1000.0);
     const double elapsed = std::chrono::duration<double>(t1 - start).count();
-    report.eta_s = elapsed / (step + 1) * (options.steps - step - 1);
+    report.eta_s = elapsed / (step + 1 - first_step) * (options.steps - step - 1);
     const bool eval = options.eval_every > 0 && ((step + 1) % options.eval_every == 0 || step + 1 == options.steps);
     if (eval) report.val_loss = validation_loss();
     nlohmann::json line = {{"step", report.step}, {"loss", report.loss}, {"lr", report.lr},
@@ -173,8 +240,54 @@ std::filesystem::path train(vk::Context& context, const TrainOptions& options,
     if (!std::isfinite(report.loss))
       fail("step {}: the loss is {}; lower --lr or check the data", report.step, report.loss);
     progress(report);
+    const bool last = step + 1 == options.steps;
+    if (last || stop_requested || (options.ckpt_every > 0 && (step + 1) % options.ckpt_every == 0)) save(step + 1);
+    if (stop_requested && !last) {
+      std::fprintf(stderr, "stopped after step %d; checkpoint saved (alpha train --resume=%s continues)\n", step + 1,
+                   run_dir.string().c_str());
+      break;
+    }
   }
   return run_dir;
+}
+
+}  // namespace
+
+void request_stop() { stop_requested = true; }
+
+std::filesystem::path train(vk::Context& context, const TrainOptions& options,
+                            const std::function<void(const StepReport&)>& progress) {
+  options.validate();
+  gpt::GptConfig::preset(options.model);
+  TrainOptions resolved = options;
+  if (resolved.run.empty()) resolved.run = default_run_name(options.model);
+  const auto run_dir = options.runs_dir / resolved.run;
+  if (std::filesystem::exists(run_dir) && !std::filesystem::is_empty(run_dir))
+    fail("run directory {} already exists: pick another --run name, or --resume={} to continue it", run_dir.string(),
+         run_dir.string());
+  return run_training(context, resolved, run_dir, nullptr, progress);
+}
+
+std::filesystem::path resume(vk::Context& context, const std::filesystem::path& run_dir,
+                             const std::function<void(const StepReport&)>& progress) {
+  const auto config_path = run_dir / "config.json";
+  if (!std::filesystem::exists(config_path))
+    fail("{} is not a run directory (no config.json): nothing to resume", run_dir.string());
+  std::ifstream in(config_path);
+  const auto json = nlohmann::json::parse(in, nullptr, false);
+  if (json.is_discarded()) fail("{} is not valid JSON", config_path.string());
+  TrainOptions options = options_from_json(json, config_path);
+  std::optional<Checkpoint> newest;
+  for (const auto& path : list_checkpoints(run_dir)) {
+    try {
+      newest = read_checkpoint(path);
+      break;
+    } catch (const Error& e) {
+      std::fprintf(stderr, "warning: %s; trying the previous checkpoint\n", e.what());
+    }
+  }
+  if (!newest) fail("{} has no valid checkpoint to resume from", run_dir.string());
+  return run_training(context, options, run_dir, &*newest, progress);
 }
 
 }  // namespace alpha::train

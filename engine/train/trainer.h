@@ -1,6 +1,6 @@
 // The training loop behind `alpha train`: tokenizer (loaded or trained), cached token shards, a
 // GPT on the device, AdamW with a warmup + cosine/linear/constant schedule, periodic validation,
-// and a run directory with config.json and metrics.jsonl. Checkpoints and resume come next.
+// a run directory with config.json and metrics.jsonl, atomic checkpoints and an exact resume.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +34,8 @@ struct TrainOptions {
   std::filesystem::path tokenizer_artifacts;  // default: runs/<run>/tokenizer.bin
   std::filesystem::path cache_dir = "data/cache";
   std::string git_commit = "unknown";     // recorded in config.json
+  int ckpt_every = 100;                   // steps between checkpoints (and one at the end)
+  int keep = 3;                           // checkpoints kept (newest first)
 
   // Throws alpha::Error naming the bad option.
   void validate() const;
@@ -49,8 +51,17 @@ struct StepReport {
   float val_loss = -1;  // < 0: no validation this step
 };
 
-// Trains and returns the run directory. `progress` is called after every step.
+// Trains and returns the run directory. `progress` is called after every step. A stop request
+// (request_stop(), e.g. from SIGINT) ends the run after the current step with a checkpoint.
 std::filesystem::path train(vk::Context& context, const TrainOptions& options,
                             const std::function<void(const StepReport&)>& progress);
+
+// Continues the run in `run_dir` from its newest valid checkpoint (a corrupt newest one is skipped
+// with a warning) with the options saved in its config.json; losses continue bit for bit.
+std::filesystem::path resume(vk::Context& context, const std::filesystem::path& run_dir,
+                             const std::function<void(const StepReport&)>& progress);
+
+// Async-signal-safe: asks the running train() / resume() to checkpoint and return.
+void request_stop();
 
 }  // namespace alpha::train
