@@ -5,10 +5,7 @@
 # Usage: test_cli.sh PATH/TO/alpha
 set -u
 alpha=$1
-failures=0
-passes=0
-pass() { passes=$((passes + 1)); echo "ok: $1"; }
-fail() { failures=$((failures + 1)); echo "FAIL: $1"; }
+source "$(dirname "$0")/common.sh"
 
 # expect_fail NAME PATTERN CMD...: CMD exits non-zero and prints one line on stderr matching PATTERN.
 expect_fail() {
@@ -144,5 +141,4 @@ out=$("$alpha" bench --help) && grep -q "15% slower" <<<"$out" && grep -q -- "--
   pass "bench --help states the --check margin" || fail "bench --help: $out"
 rm -rf "$tmp"
 
-echo "$passes passed, $failures failed"
-[ "$failures" -eq 0 ]
+summary

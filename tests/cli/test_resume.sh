@@ -8,14 +8,9 @@ alpha=$1
 work=$(mktemp -d)
 trap 'kill -9 $pid 2>/dev/null; rm -rf "$work"' EXIT
 pid=
-failures=0
-passes=0
-pass() { passes=$((passes + 1)); echo "ok: $1"; }
-fail() { failures=$((failures + 1)); echo "FAIL: $1"; }
+source "$(dirname "$0")/common.sh"
 
-for i in $(seq 1 300); do
-  echo "the quick brown fox $((i % 17)) jumps over the lazy dog and the cat sat on mat number $((i % 11))."
-done >"$work/corpus.txt"
+make_corpus "$work/corpus.txt"
 # exec: when run in the background, $! is alpha itself, so kill reaches it (not a subshell).
 train() {
   exec "$alpha" train --runs-dir "$work/runs" --cache-dir "$work/cache" --data "$work/corpus.txt" --model d1 \
@@ -94,5 +89,4 @@ else
   fail "SIGINT: rc=$rc steps=$n $(cat "$work/int.err")"
 fi
 
-echo "$passes passed, $failures failed"
-[ "$failures" -eq 0 ]
+summary

@@ -6,15 +6,9 @@ set -u
 alpha=$1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-failures=0
-passes=0
-pass() { passes=$((passes + 1)); echo "ok: $1"; }
-fail() { failures=$((failures + 1)); echo "FAIL: $1"; }
+source "$(dirname "$0")/common.sh"
 
-# A small corpus with structure to learn: repeated sentences over a few hundred words.
-for i in $(seq 1 300); do
-  echo "the quick brown fox $((i % 17)) jumps over the lazy dog and the cat sat on mat number $((i % 11))."
-done >"$work/corpus.txt"
+make_corpus "$work/corpus.txt"
 run() { "$alpha" train --runs-dir "$work/runs" --cache-dir "$work/cache" "$@"; }
 
 out=$(run --data "$work/corpus.txt" --model d1 --steps 40 --batch 4 --seq 32 --vocab 300 --warmup 5 \
@@ -61,5 +55,4 @@ expect_fail "zero steps" "--steps must be positive" --data "$work/corpus.txt" --
 expect_fail "bad model" "unknown model preset" --data "$work/corpus.txt" --model q9 --run bad
 expect_fail "bad schedule" "--schedule=step" --data "$work/corpus.txt" --schedule step --run bad
 
-echo "$passes passed, $failures failed"
-[ "$failures" -eq 0 ]
+summary
