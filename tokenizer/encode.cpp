@@ -109,13 +109,7 @@ void Tokenizer::encode_ordinary(std::string_view text, unsigned threads,
   // Cut into ~4 chunks per thread so that uneven chunks still balance.
   std::vector<std::string_view> chunks;
   size_t target = std::clamp<size_t>(text.size() / (threads * 4), 1 << 16, kMaxChunkBytes);
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t cut =
-        start + target >= text.size() ? text.size() : Pretokenizer::safe_cut(text, start + target);
-    chunks.push_back(text.substr(start, cut - start));
-    start = cut;
-  }
+  Pretokenizer::append_safe_chunks(text, target, chunks);
   encode_in_parallel(*this, chunks.size(), threads, out,
                      [&](EncodeSession& session, size_t i, std::vector<uint32_t>& result) {
                        result.reserve(chunks[i].size() / 3);

@@ -113,4 +113,14 @@ size_t Pretokenizer::safe_cut(std::string_view text, size_t pos) {
   return text.size();
 }
 
+void Pretokenizer::append_safe_chunks(std::string_view text, size_t target,
+                                      std::vector<std::string_view>& chunks) {
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t cut = start + target >= text.size() ? text.size() : safe_cut(text, start + target);
+    chunks.push_back(text.substr(start, cut - start));
+    start = cut;
+  }
+}
+
 }  // namespace alpha::tok

@@ -38,6 +38,8 @@ class Pretokenizer {
   // gives the same pieces as the whole (after "\n" that follows a visible ASCII char and
   // precedes an ASCII letter); text.size() if none in [pos, text.size()).
   static size_t safe_cut(std::string_view text, size_t pos);
+  // Appends `text` cut into pieces of about `target` bytes, each cut at a safe_cut boundary.
+  static void append_safe_chunks(std::string_view text, size_t target, std::vector<std::string_view>& chunks);
 
  private:
   struct Compiled;

@@ -23,15 +23,7 @@ PieceCounts count_pieces(const std::vector<std::string_view>& documents, Pattern
                          unsigned threads) {
   std::vector<std::string_view> chunks;
   constexpr size_t kChunk = 1 << 20;
-  for (std::string_view doc : documents) {
-    size_t start = 0;
-    while (start < doc.size()) {
-      size_t cut =
-          start + kChunk >= doc.size() ? doc.size() : Pretokenizer::safe_cut(doc, start + kChunk);
-      chunks.push_back(doc.substr(start, cut - start));
-      start = cut;
-    }
-  }
+  for (std::string_view doc : documents) Pretokenizer::append_safe_chunks(doc, kChunk, chunks);
   Pretokenizer pre(pattern);
   threads = std::max<unsigned>(1, std::min<size_t>(resolve_threads(threads), chunks.size()));
   std::vector<PieceCounts> partial(threads);
