@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "common/error.h"
+#include "engine/train/run.h"
 #include "engine/train/trainer.h"
 #include "version.h"
 
@@ -18,27 +19,6 @@ namespace alpha::cli {
 static std::string duration(double seconds) {
   const int s = static_cast<int>(seconds);
   return s >= 3600 ? fmt::format("{}h{:02}m", s / 3600, s % 3600 / 60) : fmt::format("{}m{:02}s", s / 60, s % 60);
-}
-
-// The run to resume: a path to a run directory, a run name under runs_dir, or (empty) the most
-// recently modified run there.
-static std::filesystem::path resolve_run(const std::string& run, const std::filesystem::path& runs_dir) {
-  namespace fs = std::filesystem;
-  if (!run.empty()) {
-    if (fs::exists(fs::path(run) / "config.json")) return run;
-    if (fs::exists(runs_dir / run)) return runs_dir / run;
-    fail("--resume={}: no such run (neither a run directory nor a name under {})", run, runs_dir.string());
-  }
-  fs::path newest;
-  fs::file_time_type newest_time{};
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator(runs_dir, error)) {
-    if (!fs::exists(entry.path() / "config.json")) continue;
-    const auto time = fs::last_write_time(entry.path() / "metrics.jsonl", error);
-    if (!error && (newest.empty() || time > newest_time)) newest = entry.path(), newest_time = time;
-  }
-  if (newest.empty()) fail("--resume: there is no run under {} to continue", runs_dir.string());
-  return newest;
 }
 
 // First Ctrl-C (or SIGTERM): checkpoint after the current step and exit; a second one kills.
@@ -100,7 +80,7 @@ void add_train_command(CLI::App& app) {
       std::fflush(stdout);
     };
     const bool resume = resume_option->count() > 0;
-    const auto dir = resume ? train::resume(context, resolve_run(resume_run, runs_dir), report)
+    const auto dir = resume ? train::resume(context, train::find_run(resume_run, runs_dir), report)
                             : train::train(context, o, report);
     fmt::print("run saved in {}\n", dir.string());
   });

@@ -129,6 +129,10 @@ std::filesystem::path checkpoint_path(const std::filesystem::path& run_dir, int 
   return run_dir / "checkpoints" / fmt::format("step-{:08}.ckpt", step);
 }
 
+std::filesystem::path best_checkpoint_path(const std::filesystem::path& run_dir) {
+  return run_dir / "checkpoints" / "best.ckpt";
+}
+
 std::vector<std::filesystem::path> list_checkpoints(const std::filesystem::path& run_dir) {
   std::vector<std::filesystem::path> paths;
   std::error_code error;

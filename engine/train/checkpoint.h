@@ -25,6 +25,8 @@ Checkpoint read_checkpoint(const std::filesystem::path& path);
 // checkpoints/step-NNNNNNNN.ckpt, newest (highest step) first.
 std::vector<std::filesystem::path> list_checkpoints(const std::filesystem::path& run_dir);
 std::filesystem::path checkpoint_path(const std::filesystem::path& run_dir, int step);
+// checkpoints/best.ckpt: the checkpoint with the lowest validation loss so far (never pruned).
+std::filesystem::path best_checkpoint_path(const std::filesystem::path& run_dir);
 // Deletes all but the newest `keep` checkpoints.
 void prune_checkpoints(const std::filesystem::path& run_dir, int keep);
 

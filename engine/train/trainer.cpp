@@ -19,6 +19,7 @@
 #include "engine/train/checkpoint.h"
 #include "engine/train/data/batch_loader.h"
 #include "engine/train/data/token_cache.h"
+#include "engine/train/run.h"
 #include "tokenizer/load.h"
 
 namespace alpha::train {
@@ -74,33 +75,6 @@ void write_json(const std::filesystem::path& path, const nlohmann::json& json) {
 }
 
 std::atomic<bool> stop_requested{false};
-
-nlohmann::json options_to_json(const TrainOptions& o) {
-  return {{"data", o.data}, {"model", o.model}, {"steps", o.steps}, {"batch", o.batch}, {"seq", o.seq},
-          {"lr", o.lr}, {"min_lr", o.min_lr}, {"warmup", o.warmup}, {"schedule", o.schedule},
-          {"weight_decay", o.weight_decay}, {"clip", o.clip}, {"eval_every", o.eval_every},
-          {"eval_batches", o.eval_batches}, {"seed", o.seed}, {"vocab", o.vocab}, {"run", o.run},
-          {"runs_dir", o.runs_dir.string()}, {"tokenizer", o.tokenizer_artifacts.string()},
-          {"cache_dir", o.cache_dir.string()}, {"ckpt_every", o.ckpt_every}, {"keep", o.keep}};
-}
-
-TrainOptions options_from_json(const nlohmann::json& j, const std::filesystem::path& where) {
-  try {
-    TrainOptions o;
-    o.data = j.at("data").get<std::vector<std::string>>();
-    o.model = j.at("model"), o.steps = j.at("steps"), o.batch = j.at("batch"), o.seq = j.at("seq");
-    o.lr = j.at("lr"), o.min_lr = j.at("min_lr"), o.warmup = j.at("warmup"), o.schedule = j.at("schedule");
-    o.weight_decay = j.at("weight_decay"), o.clip = j.at("clip"), o.eval_every = j.at("eval_every");
-    o.eval_batches = j.at("eval_batches"), o.seed = j.at("seed"), o.vocab = j.at("vocab"), o.run = j.at("run");
-    o.runs_dir = j.at("runs_dir").get<std::string>();
-    o.tokenizer_artifacts = j.at("tokenizer").get<std::string>();
-    o.cache_dir = j.at("cache_dir").get<std::string>();
-    o.ckpt_every = j.at("ckpt_every"), o.keep = j.at("keep");
-    return o;
-  } catch (const nlohmann::json::exception& e) {
-    fail("{} does not hold a run's options ({}): is it a run directory of this alpha?", where.string(), e.what());
-  }
-}
 
 // Keeps the metrics lines of steps <= `step` (a resumed run rewrites what came after its checkpoint).
 void truncate_metrics(const std::filesystem::path& path, int step) {
@@ -270,24 +244,9 @@ std::filesystem::path train(vk::Context& context, const TrainOptions& options,
 
 std::filesystem::path resume(vk::Context& context, const std::filesystem::path& run_dir,
                              const std::function<void(const StepReport&)>& progress) {
-  const auto config_path = run_dir / "config.json";
-  if (!std::filesystem::exists(config_path))
-    fail("{} is not a run directory (no config.json): nothing to resume", run_dir.string());
-  std::ifstream in(config_path);
-  const auto json = nlohmann::json::parse(in, nullptr, false);
-  if (json.is_discarded()) fail("{} is not valid JSON", config_path.string());
-  TrainOptions options = options_from_json(json, config_path);
-  std::optional<Checkpoint> newest;
-  for (const auto& path : list_checkpoints(run_dir)) {
-    try {
-      newest = read_checkpoint(path);
-      break;
-    } catch (const Error& e) {
-      std::fprintf(stderr, "warning: %s; trying the previous checkpoint\n", e.what());
-    }
-  }
-  if (!newest) fail("{} has no valid checkpoint to resume from", run_dir.string());
-  return run_training(context, options, run_dir, &*newest, progress);
+  const Run run = open_run(run_dir);
+  const Checkpoint newest = load_run_checkpoint(run);
+  return run_training(context, run.options, run_dir, &newest, progress);
 }
 
 }  // namespace alpha::train
