@@ -2,7 +2,9 @@
 // Causal multi-head attention forward, flash-attention style, fp32:
 //   out[b,t,h,:] = sum_{s<=t} softmax_s(q[b,t,h]·k[b,s,h] / sqrt(HS)) · v[b,s,h,:]
 //   lse[b,h,t]   = log sum_{s<=t} exp(q[b,t,h]·k[b,s,h] / sqrt(HS))   (saved for the backward pass)
-// qkv (B,T,3C) holds [q | k | v] per token; head h is columns h·HS.. of each part.
+// qkv (B,T,3C) holds [q | k | v] per token; head h is columns h·HS.. of each part. Only query rows
+// t >= FIRST are computed (all keys s <= t are used): out and lse hold rows FIRST..T-1 only, TQ = T -
+// FIRST of them. Training passes FIRST = 0; decoding with a KV cache passes the cached length.
 // One invocation owns one query row: its q and its output accumulator live in registers. A workgroup
 // of BR rows (one head of one sequence) walks keys 0..its last row in blocks of BC with an online
 // softmax: a running max m and sum l, the accumulator rescaled once per block. Scores never leave
@@ -22,6 +24,7 @@ layout(push_constant) uniform Push {
   uint T;
   uint C;
   uint NH;
+  uint FIRST;  // first query row computed
 } p;
 
 layout(local_size_x_id = 0) in;              // BR: query rows per workgroup
@@ -30,8 +33,8 @@ layout(constant_id = 2) const uint BC = 16;  // keys per online-softmax block
 layout(constant_id = 3) const uint LANES = 8;  // floats per broadcast chunk: min(8, subgroup size)
 
 layout(binding = 0) readonly buffer Qkv { float qkv[]; };  // (B, T, 3C)
-layout(binding = 1) writeonly buffer Out { float out_[]; };  // (B, T, C)
-layout(binding = 2) writeonly buffer Lse { float lse[]; };  // (B, NH, T)
+layout(binding = 1) writeonly buffer Out { float out_[]; };  // (B, TQ, C)
+layout(binding = 2) writeonly buffer Lse { float lse[]; };  // (B, NH, TQ)
 
 const float LOG2E = 1.4426950408889634;
 const float LN2 = 0.6931471805599453;
@@ -42,7 +45,7 @@ float chunk(uint at) { return qkv[at + gl_SubgroupInvocationID % LANES]; }
 
 void main() {
   const uint b = gl_WorkGroupID.y / p.NH, h = gl_WorkGroupID.y % p.NH;
-  const uint q0 = gl_WorkGroupID.x * gl_WorkGroupSize.x;
+  const uint q0 = p.FIRST + gl_WorkGroupID.x * gl_WorkGroupSize.x;
   const uint t_raw = q0 + gl_LocalInvocationID.x;
   const uint t = min(t_raw, p.T - 1);          // rows past T redo row T-1 and store nothing
   const uint last = min(q0 + gl_WorkGroupSize.x, p.T) - 1;  // the group's last row (uniform)
@@ -92,7 +95,8 @@ void main() {
 
   if (t_raw >= p.T) return;
   const float inv_l = 1.0 / l;
-  const uint out_at = (b * p.T + t) * p.C + h * HS;
+  const uint TQ = p.T - p.FIRST, tq = t - p.FIRST;  // rows stored, this row among them
+  const uint out_at = (b * TQ + tq) * p.C + h * HS;
   [[unroll]] for (uint d = 0; d < HS; ++d) out_[out_at + d] = o[d] * inv_l;
-  lse[(b * p.NH + h) * p.T + t] = (m + log2(l)) * LN2;
+  lse[(b * p.NH + h) * TQ + tq] = (m + log2(l)) * LN2;
 }

@@ -19,6 +19,7 @@
 #include "engine/ops/matmul.h"
 #include "engine/ops/reduce.h"
 #include "engine/ops/softmax_xent.h"
+#include "engine/gpt/lm_head.h"
 
 namespace alpha::gpt {
 
@@ -277,63 +278,12 @@ void GptModel::forward(vk::CommandStream& stream, bool with_loss) {
   }
   ops::layernorm_forward(stream, a.layers.back().residual3, param(P.lnf_w), param(P.lnf_b), a.lnf, a.lnf_mean,
                          a.lnf_rstd);
-  lm_head_forward(stream);  // (B,T,V) = lnf · wteᵀ, tied to the token embedding
+  lm_head_forward(stream, a.lnf, parameter(P.wte), a.logits, max_binding_bytes_);  // (B,T,V) = lnf · wteᵀ (tied)
   if (!with_loss) return;
   if (valid_targets_ == 0) fail("forward: every target of the batch is ignored (-1); there is no loss to compute");
   ops::softmax_cross_entropy(stream, a.logits, a.targets, a.losses, a.logits, 1.0f / valid_targets_,
                              max_binding_bytes_);
   ops::reduce_sum(stream, a.losses, a.partials, a.loss_sum);
-}
-
-// The LM head binds the token embedding and the logits in blocks that fit one binding each: logits
-// rows [n0, n0+nr) × vocabulary [v0, v0+vc) is a strided view (row stride V) of the logits.
-GptModel::Blocks GptModel::lm_head_blocks(const vk::CommandStream& stream) const {
-  const int64_t C = config_.n_embd, V = config_.vocab_size;
-  // a vocabulary block starts both a wte block (v0·C floats in) and a logits column block (v0 floats in)
-  const int64_t column_granule =
-      std::max<int64_t>(1, static_cast<int64_t>(context_.info().min_storage_buffer_offset_alignment) / 4);
-  Blocks blocks{ops::rows_per_binding(stream, V * 4, max_binding_bytes_),
-                ops::rows_per_binding(stream, C * 4, max_binding_bytes_) / column_granule * column_granule};
-  if (blocks.vocab < 1) fail("the token embedding cannot be split into aligned blocks within the binding limit");
-  return blocks;
-}
-
-void GptModel::lm_head_forward(vk::CommandStream& stream) {
-  auto& a = *acts_;
-  const int64_t N = int64_t(B_) * T_, C = config_.n_embd, V = config_.vocab_size;
-  const Tensor wte = parameter(layout_.wte);
-  const Blocks blocks = lm_head_blocks(stream);
-  for (int64_t n0 = 0; n0 < N; n0 += blocks.rows) {
-    const int64_t nr = std::min(blocks.rows, N - n0);
-    const ops::MatrixView x{a.lnf.slice.sub(n0 * C * 4, nr * C * 4), nr, C, C};
-    for (int64_t v0 = 0; v0 < V; v0 += blocks.vocab) {
-      const int64_t vc = std::min(blocks.vocab, V - v0);
-      const ops::MatrixView w{wte.slice.sub(v0 * C * 4, vc * C * 4), vc, C, C};
-      const ops::MatrixView logits{a.logits.slice.sub((n0 * V + v0) * 4, ((nr - 1) * V + vc) * 4), nr, vc, V};
-      ops::matmul(stream, x, w, logits, Layout::NT);
-    }
-  }
-}
-
-void GptModel::lm_head_backward(vk::CommandStream& stream) {
-  auto& a = *acts_;
-  const int64_t N = int64_t(B_) * T_, C = config_.n_embd, V = config_.vocab_size;
-  const Tensor wte = parameter(layout_.wte), dwte = gradient(layout_.wte);
-  const Blocks blocks = lm_head_blocks(stream);
-  for (int64_t n0 = 0; n0 < N; n0 += blocks.rows) {
-    const int64_t nr = std::min(blocks.rows, N - n0);
-    const ops::MatrixView x{a.lnf.slice.sub(n0 * C * 4, nr * C * 4), nr, C, C};
-    const ops::MatrixView dx{a.dln.slice.sub(n0 * C * 4, nr * C * 4), nr, C, C};
-    for (int64_t v0 = 0; v0 < V; v0 += blocks.vocab) {
-      const int64_t vc = std::min(blocks.vocab, V - v0);
-      const ops::MatrixView w{wte.slice.sub(v0 * C * 4, vc * C * 4), vc, C, C};
-      const ops::MatrixView dw{dwte.slice.sub(v0 * C * 4, vc * C * 4), vc, C, C};
-      // the fused loss left d(loss)/d(logits) in the logits buffer
-      const ops::MatrixView dlogits{a.logits.slice.sub((n0 * V + v0) * 4, ((nr - 1) * V + vc) * 4), nr, vc, V};
-      ops::matmul(stream, dlogits, w, dx, Layout::NN, nullptr, v0 > 0);    // dlnf (nr,C) (+)= dlogits · wte
-      ops::matmul(stream, dlogits, x, dw, Layout::TN, nullptr, true);      // dwte (vc,C) += dlogitsᵀ · lnf
-    }
-  }
 }
 
 void GptModel::zero_grad(vk::CommandStream& stream) { fill_buffer(stream, grads_, layout_.total_floats, 0.0f); }
@@ -352,7 +302,8 @@ void GptModel::backward(vk::CommandStream& stream) {
   };
   const int64_t C = config_.n_embd;
 
-  lm_head_backward(stream);  // dlnf into dln, dwte +=
+  // the fused loss left d(loss)/d(logits) in the logits buffer: dlnf into dln, dwte +=
+  lm_head_backward(stream, a.lnf, a.dln, param(P.wte), grad(P.wte), a.logits, max_binding_bytes_);
   ops::fill(stream, a.dresidual, 0.0f);
   ops::layernorm_backward(stream, a.dln, a.layers.back().residual3, param(P.lnf_w), a.lnf_mean, a.lnf_rstd,
                           a.dresidual, grad(P.lnf_w), grad(P.lnf_b));

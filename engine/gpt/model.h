@@ -81,12 +81,6 @@ class GptModel {
 
   Tensor view(const vk::BufferSlice& buffer, int index) const;
   std::vector<float> download_buffer(const vk::BufferSlice& buffer);  // a whole parameter-layout buffer
-  void lm_head_forward(vk::CommandStream& stream);
-  void lm_head_backward(vk::CommandStream& stream);
-  struct Blocks {
-    int64_t rows, vocab;  // logits rows and vocabulary rows per block
-  };
-  Blocks lm_head_blocks(const vk::CommandStream& stream) const;
   void fill_buffer(vk::CommandStream& stream, const vk::BufferSlice& buffer, int64_t floats, float value);
 
   vk::Context& context_;

@@ -11,10 +11,15 @@
 
 namespace alpha::ops {
 
-struct AttentionPush {  // twin of attention_forward.comp's and attention_backward.comp's Push
+struct AttentionPush {  // twin of attention_backward.comp's Push
   uint32_t T, C, NH;
 };
 static_assert(sizeof(AttentionPush) == 12);
+struct AttentionForwardPush {  // twin of attention_forward.comp's Push
+  AttentionPush shape;
+  uint32_t first;  // first query row computed
+};
+static_assert(sizeof(AttentionForwardPush) == 16);
 
 constexpr int64_t kMaxHeadSize = 128;  // q, the accumulator and friends are HS registers each
 
@@ -79,8 +84,9 @@ static void require_shape(const char* op, const char* role, const Tensor& t,
   fail("{}: {} is {}, expected ({})", op, role, t.shape_string(), expected);
 }
 
-static vk::Groups groups_for(const AttentionShape& s, const AttentionTile& tile) {
-  return {static_cast<uint32_t>((s.T + tile.rows - 1) / tile.rows),
+// Workgroups for `rows` query rows per (sequence, head).
+static vk::Groups groups_for(const AttentionShape& s, const AttentionTile& tile, int64_t rows) {
+  return {static_cast<uint32_t>((rows + tile.rows - 1) / tile.rows),
           static_cast<uint32_t>(s.B * s.NH)};
 }
 
@@ -89,18 +95,22 @@ static AttentionPush push_for(const AttentionShape& s) {
 }
 
 void attention_forward(vk::CommandStream& stream, const Tensor& qkv, const Tensor& out,
-                       const Tensor& lse, int NH) {
+                       const Tensor& lse, int NH, int64_t first_query) {
   const char* op = "attention_forward";
   const AttentionShape s = qkv_shape(op, qkv, NH);
+  if (first_query < 0 || first_query >= s.T)
+    fail("{}: first query row {} is outside the {} rows of qkv", op, first_query, s.T);
+  const int64_t rows = s.T - first_query;
   require_f32(out, op, "out");
   require_f32(lse, op, "lse");
-  require_shape(op, "out", out, {s.B, s.T, s.C});
-  require_shape(op, "lse", lse, {s.B, s.NH, s.T});
+  require_shape(op, "out", out, {s.B, rows, s.C});
+  require_shape(op, "lse", lse, {s.B, s.NH, rows});
   const AttentionTile tile = tile_for(stream);
   const auto& pipeline = stream.context().pipelines().get(
-      {"attention_forward_f32", 3, sizeof(AttentionPush), constants_for(op, stream, tile, s.HS)});
-  stream.dispatch(pipeline, {vk::reads(qkv.slice), vk::writes(out.slice), vk::writes(lse.slice)},
-                  push_for(s), groups_for(s, tile), op);
+      {"attention_forward_f32", 3, sizeof(AttentionForwardPush), constants_for(op, stream, tile, s.HS)});
+  const AttentionForwardPush push{push_for(s), static_cast<uint32_t>(first_query)};
+  stream.dispatch(pipeline, {vk::reads(qkv.slice), vk::writes(out.slice), vk::writes(lse.slice)}, push,
+                  groups_for(s, tile, rows), op);
 }
 
 void attention_backward(vk::CommandStream& stream, const Tensor& dout, const Tensor& qkv,
@@ -117,7 +127,7 @@ void attention_backward(vk::CommandStream& stream, const Tensor& dout, const Ten
   require_shape(op, "dqkv", dqkv, {s.B, s.T, 3 * s.C});
   const AttentionTile tile = tile_for(stream);
   const AttentionPush push = push_for(s);
-  const vk::Groups groups = groups_for(s, tile);
+  const vk::Groups groups = groups_for(s, tile, s.T);
   const std::vector<uint32_t> constants = constants_for(op, stream, tile, s.HS);
   // delta writes D_t into dqkv's dq slots; dkv reads them and writes dk, dv; dq reads them and
   // overwrites them with dq. Each writes dqkv, so the stream orders the three.

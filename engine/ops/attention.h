@@ -12,8 +12,11 @@ namespace alpha::ops {
 // each of q, k, v (HS = C/NH, at most 128). out (B,T,C): out[b,t,h] = sum_{s<=t}
 // softmax_s(q[b,t,h]·k[b,s,h] / sqrt(HS)) v[b,s,h] at columns h*HS.. lse (B,NH,T): log-sum-exp of
 // the scaled scores of each query row (saved for backward).
+// first_query > 0 computes only query rows first_query..T-1 (against all their keys 0..t): out is
+// then (B, T-first_query, C) and lse (B, NH, T-first_query). Decoding with a KV cache uses this:
+// qkv holds the cached rows and the new ones, and only the new rows are queries.
 void attention_forward(vk::CommandStream& stream, const Tensor& qkv, const Tensor& out,
-                       const Tensor& lse, int NH);
+                       const Tensor& lse, int NH, int64_t first_query = 0);
 
 // dout (B,T,C), qkv (B,T,3C), out (B,T,C) and lse (B,NH,T) as in and from attention_forward.
 // dqkv (B,T,3C): OVERWRITTEN with the gradients of q, k, v (same layout as qkv). Three dispatches,

@@ -241,6 +241,36 @@ TEST_CASE_FIXTURE(GpuFixture, "attention forward and backward are bitwise determ
   CHECK(same_bits(first.dqkv, second.dqkv));
 }
 
+TEST_CASE_FIXTURE(GpuFixture,
+                  "attention from a first query row gives the same bits as those rows of the full pass") {
+  // The KV-cache path: the keys are rows 0..T-1, the queries only rows first..T-1.
+  const AttnShape s{2, 37, 48, 3};
+  const auto qkv_host = random_nonzero(s.B * s.T * 3 * s.C, 11);
+  const AttnRun full = run_attention(s, qkv_host, random_nonzero(s.B * s.T * s.C, 12));
+  for (const int64_t first : {int64_t(1), int64_t(17), s.T - 1}) {
+    const int64_t rows = s.T - first;
+    auto& context = gpu();
+    vk::Arena arena(context);
+    Tensor qkv = Tensor::empty(arena, {s.B, s.T, 3 * s.C});
+    Tensor out = Tensor::empty(arena, {s.B, rows, s.C}), lse = Tensor::empty(arena, {s.B, s.NH, rows});
+    upload(arena, qkv, qkv_host);
+    vk::CommandStream stream(context);
+    ops::attention_forward(stream, qkv, out, lse, static_cast<int>(s.NH), first);
+    stream.submit();
+    const auto got_out = download(arena, out), got_lse = download(arena, lse);
+    int64_t differing = 0;
+    for (int64_t b = 0; b < s.B; ++b)
+      for (int64_t t = 0; t < rows; ++t) {
+        for (int64_t c = 0; c < s.C; ++c)
+          differing += got_out[(b * rows + t) * s.C + c] != full.out[(b * s.T + first + t) * s.C + c];
+        for (int64_t h = 0; h < s.NH; ++h)
+          differing += got_lse[(b * s.NH + h) * rows + t] != full.lse[(b * s.NH + h) * s.T + first + t];
+      }
+    INFO("first query row ", first);
+    CHECK(differing == 0);
+  }
+}
+
 TEST_CASE_FIXTURE(GpuFixture, "attention refuses shapes that do not fit") {
   auto& context = gpu();
   vk::Arena arena(context);
@@ -254,6 +284,8 @@ TEST_CASE_FIXTURE(GpuFixture, "attention refuses shapes that do not fit") {
   Tensor bad_out = Tensor::empty(arena, {2, 5, 47});
   CHECK_THROWS_WITH_AS(ops::attention_forward(stream, qkv, bad_out, lse, 3),
                        doctest::Contains("out is (2, 5, 47)"), alpha::Error);
+  CHECK_THROWS_WITH_AS(ops::attention_forward(stream, qkv, out, lse, 3, 5),
+                       doctest::Contains("first query row 5 is outside"), alpha::Error);
   Tensor bad_lse = Tensor::empty(arena, {2, 5, 3});
   CHECK_THROWS_WITH_AS(ops::attention_backward(stream, out, qkv, out, bad_lse, dqkv, 3),
                        doctest::Contains("lse is (2, 5, 3), expected (2, 3, 5)"), alpha::Error);
