@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "cli/commands.h"
+#include "cli/config_file.h"
 #include "cli/options.h"
 #include "common/error.h"
 #include "engine/train/run.h"
@@ -52,13 +53,24 @@ void add_train_command(CLI::App& app) {
                   "Tokenizer file: loaded if it exists, else trained on --data and saved there (default: in the run)");
   cmd->add_option("--cache-dir", cache_dir, "Where token shards are cached")->capture_default_str();
   cmd->add_option("--ckpt-every", o.ckpt_every, "Steps between checkpoints (0: only at the end)")->capture_default_str();
-  cmd->add_option("--keep", o.keep, "Checkpoints to keep, newest first")->capture_default_str();
+  cmd->add_option("--keep", o.keep, "Checkpoints to keep, newest first (best.ckpt, the lowest validation loss, is "
+                  "kept besides)")->capture_default_str();
+  cmd->add_option("--max-bad-steps", o.max_bad_steps,
+                  "Stop after this many steps in a row with a non-finite loss or gradient (each is skipped)")
+      ->capture_default_str();
+  cmd->add_option("--sample-every", o.sample_every, "Steps between samples appended to samples.txt (0: none)")
+      ->capture_default_str();
+  cmd->add_option("--sample-tokens", o.sample_tokens, "Tokens per sample")->capture_default_str();
+  static std::string config_file;
+  cmd->add_option("--config", config_file,
+                  "JSON file of options, e.g. {\"model\": \"d6\", \"steps\": 2000}; flags on the command line win");
   static CLI::Option* resume_option =
       cmd->add_option("--resume", resume_run,
                       "Continue a run from its newest valid checkpoint: a run directory, a name, or nothing for "
                       "the latest run; it keeps the run's own options")
           ->expected(0, 1);
-  cmd->callback([] {
+  cmd->callback([cmd] {
+    if (!config_file.empty()) apply_config_file(*cmd, config_file);
     o.runs_dir = runs_dir;
     o.tokenizer_artifacts = tokenizer_artifacts;
     o.cache_dir = cache_dir;
@@ -70,9 +82,11 @@ void add_train_command(CLI::App& app) {
     auto report = [&, log_every = 0](const train::StepReport& r) mutable {
       if (!log_every) log_every = std::max(1, r.steps / 50);
       std::string val = r.val_loss >= 0 ? fmt::format(" val {:.4f}", r.val_loss) : "";
-      std::string line = fmt::format("step {}/{} loss {:.4f}{} lr {:.2e} norm {:.3f} {:.0f} tok/s {:.0f} ms eta {}",
-                                     r.step, r.steps, r.loss, val, r.lr, r.grad_norm, r.tokens_per_s, r.ms,
-                                     duration(r.eta_s));
+      std::string mfu = r.mfu > 0 ? fmt::format(" mfu {:.1f}%", 100 * r.mfu) : "";
+      std::string skipped = r.skipped_total > 0 ? fmt::format(" skipped {}", r.skipped_total) : "";
+      std::string line = fmt::format("step {}/{} loss {:.4f}{} lr {:.2e} norm {:.3f} {:.0f} tok/s{} {:.0f} ms eta {}{}",
+                                     r.step, r.steps, r.loss, val, r.lr, r.grad_norm, r.tokens_per_s, mfu, r.ms,
+                                     duration(r.eta_s), skipped);
       if (terminal)
         fmt::print("\r\033[K{}{}", line, r.val_loss >= 0 || r.step == r.steps ? "\n" : "");
       else if (r.step % log_every == 0 || r.val_loss >= 0 || r.step == r.steps)

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   app.add_flag("--validate", global.validation, "Enable the Khronos validation layer");
   app.footer("Run `alpha <command> --help` for a command's options.");
   alpha::cli::add_train_command(app);
+  alpha::cli::add_sample_command(app);
   alpha::cli::add_devices_command(app);
   alpha::cli::add_bench_command(app);
   alpha::cli::add_tokenizer_command(app);

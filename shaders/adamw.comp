@@ -7,6 +7,8 @@
 //   m = b1*m + (1 - b1)*g           v = b2*v + (1 - b2)*g^2
 //   p = p - step_size * m / (sqrt(v) / bc2_sqrt + eps)   step_size = lr / (1 - b1^t), bc2_sqrt = sqrt(1 - b2^t)
 // The host folds the scalars (in double, like PyTorch's Python floats); grads are only read.
+// A non-finite squared norm (a NaN or inf gradient somewhere, or an overflowing sum) skips the step:
+// params, m and v stay as they were, so one bad batch cannot poison the weights.
 
 layout(push_constant) uniform Push {
   uint n;
@@ -30,6 +32,7 @@ layout(binding = 3) buffer V { float v[]; };
 layout(binding = 4) readonly buffer NormSq { float norm_sq[]; };  // [0]: sum of squares of all grads
 
 void main() {
+  if (isnan(norm_sq[0]) || isinf(norm_sq[0])) return;
   float coef = 1.0;
   if (p.max_norm > 0.0) {
     const float c = p.max_norm / (sqrt(norm_sq[0]) + 1e-6);

@@ -32,7 +32,8 @@ Tensor row_range(const Tensor& t, int64_t begin, int64_t rows, int64_t cols) {
 
 }  // namespace
 
-GptDecoder::GptDecoder(vk::Context& context, const GptConfig& config, int max_chunk, uint64_t max_binding_bytes)
+GptDecoder::GptDecoder(vk::Context& context, const GptConfig& config, int max_chunk, uint64_t max_binding_bytes,
+                       const vk::BufferSlice* shared_parameters)
     : context_(context),
       config_((config.validate(), config)),
       layout_(config),
@@ -41,7 +42,8 @@ GptDecoder::GptDecoder(vk::Context& context, const GptConfig& config, int max_ch
       arena_(context) {
   if (max_chunk < 1) fail("the decoder's chunk must hold at least one token, not {}", max_chunk);
   const int64_t C = config_.n_embd, R = max_chunk_, T = config_.seq_len;
-  params_ = arena_.allocate(layout_.total_floats * 4);
+  shared_parameters_ = shared_parameters != nullptr;
+  params_ = shared_parameters_ ? *shared_parameters : arena_.allocate(layout_.total_floats * 4);
   for (int l = 0; l < config_.n_layer; ++l) cache_.push_back(Tensor::empty(arena_, {1, T, 3 * C}));
   auto& c = chunk_;
   c.tokens = Tensor::empty(arena_, {1, R}, DType::i32);
@@ -57,11 +59,12 @@ GptDecoder::GptDecoder(vk::Context& context, const GptConfig& config, int max_ch
 
 uint64_t GptDecoder::memory_bytes() const {
   const uint64_t C = config_.n_embd, R = max_chunk_;
-  return layout_.total_floats * 4 + uint64_t(config_.n_layer) * config_.seq_len * 3 * C * 4 +
+  return (shared_parameters_ ? 0 : layout_.total_floats * 4) + uint64_t(config_.n_layer) * config_.seq_len * 3 * C * 4 +
          4 * (R + R * C * 6 + R * 4 * C * 2 + config_.n_head * R + C + 2 + config_.vocab_size);
 }
 
 void GptDecoder::set_parameters(std::span<const float> values) {
+  if (shared_parameters_) fail("set_parameters: this decoder reads another model's parameters");
   if (static_cast<int64_t>(values.size()) != layout_.total_floats)
     fail("set_parameters: {} floats, the layout has {}", values.size(), layout_.total_floats);
   arena_.upload(params_, values.data(), values.size_bytes());

@@ -21,15 +21,19 @@ class GptDecoder {
  public:
   // max_chunk: rows run per pass during prefill (activation memory scales with it).
   // max_binding_bytes as for GptModel: the LM head's token embedding is bound in blocks of at most this.
-  GptDecoder(vk::Context& context, const GptConfig& config, int max_chunk = 64, uint64_t max_binding_bytes = 0);
+  // shared_parameters: read the weights from this buffer (e.g. a training GptModel's, to sample while
+  // training without a copy) instead of owning them; it must outlive the decoder.
+  GptDecoder(vk::Context& context, const GptConfig& config, int max_chunk = 64, uint64_t max_binding_bytes = 0,
+             const vk::BufferSlice* shared_parameters = nullptr);
 
   const GptConfig& config() const { return config_; }
   // Tokens in the cache and the most it holds (the model's seq_len: its position table's rows).
   int position() const { return position_; }
   int capacity() const { return config_.seq_len; }
   uint64_t memory_bytes() const;  // parameters + cache + activations
+  int64_t layout_floats() const { return layout_.total_floats; }
 
-  void set_parameters(std::span<const float> values);  // layout().total_floats floats
+  void set_parameters(std::span<const float> values);  // layout_floats() floats; not with shared ones
   void reset() { position_ = 0; }                       // forget the cached context
 
   // Runs `tokens` at positions position().. through the model, caching their keys and values, and
@@ -51,6 +55,7 @@ class GptDecoder {
   int position_ = 0;
   vk::Arena arena_;
   vk::BufferSlice params_;
+  bool shared_parameters_ = false;
   std::vector<Tensor> cache_;  // per layer (1, seq_len, 3C): rows of [q | k | v]; k and v are the KV cache
   struct Chunk {
     Tensor tokens;                 // (1, max_chunk) i32

@@ -54,6 +54,8 @@ class GptModel {
   std::vector<float> adam_m();
   std::vector<float> adam_v();
   void set_optimizer_state(std::span<const float> m, std::span<const float> v);
+  // The whole parameter buffer on the device (for a GptDecoder sampling while training).
+  const vk::BufferSlice& parameter_buffer() const { return params_; }
   // One parameter/gradient by layout index.
   Tensor parameter(int index) const;
   Tensor gradient(int index) const;

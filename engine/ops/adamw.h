@@ -35,6 +35,7 @@ struct AdamWConfig {
 // semantics: torch.nn.utils.clip_grad_norm_ (coef = max_norm / (sqrt(norm_sq) + 1e-6), applied when
 // coef < 1), computed on the device from norm_sq[0] (written by grad_norm_squared; never read by
 // the host), then torch.optim.AdamW. grads are not modified. Chunked like grad_norm_squared.
+// A non-finite norm_sq[0] skips the update: params, m and v are left untouched.
 void adamw_update(vk::CommandStream& stream,
                   const Tensor& params,   // (P) f32, updated in place
                   const Tensor& grads,    // (P) f32

@@ -35,7 +35,8 @@ nlohmann::json options_to_json(const TrainOptions& o) {
           {"weight_decay", o.weight_decay}, {"clip", o.clip}, {"eval_every", o.eval_every},
           {"eval_batches", o.eval_batches}, {"seed", o.seed}, {"vocab", o.vocab}, {"run", o.run},
           {"runs_dir", o.runs_dir.string()}, {"tokenizer", o.tokenizer_artifacts.string()},
-          {"cache_dir", o.cache_dir.string()}, {"ckpt_every", o.ckpt_every}, {"keep", o.keep}};
+          {"cache_dir", o.cache_dir.string()}, {"ckpt_every", o.ckpt_every}, {"keep", o.keep},
+          {"max_bad_steps", o.max_bad_steps}, {"sample_every", o.sample_every}, {"sample_tokens", o.sample_tokens}};
 }
 
 TrainOptions options_from_json(const nlohmann::json& j, const fs::path& where) {
@@ -50,6 +51,8 @@ TrainOptions options_from_json(const nlohmann::json& j, const fs::path& where) {
     o.tokenizer_artifacts = j.at("tokenizer").get<std::string>();
     o.cache_dir = j.at("cache_dir").get<std::string>();
     o.ckpt_every = j.at("ckpt_every"), o.keep = j.at("keep");
+    o.max_bad_steps = j.value("max_bad_steps", o.max_bad_steps);  // optional: runs of earlier versions lack them
+    o.sample_every = j.value("sample_every", 0), o.sample_tokens = j.value("sample_tokens", o.sample_tokens);
     return o;
   } catch (const nlohmann::json::exception& e) {
     fail("{} does not hold a run's options ({}): is it a run directory of this alpha?", where.string(), e.what());
@@ -67,7 +70,9 @@ Run open_run(const fs::path& dir) {
     run.model.n_layer = run.config.at("n_layer"), run.model.n_head = run.config.at("n_head");
     run.model.n_embd = run.config.at("n_embd"), run.model.seq_len = run.config.at("seq_len");
     run.model.vocab_size = run.config.at("vocab_size");
-    run.tokenizer = run.config.at("tokenizer").get<std::string>();
+    // the run's own copy wherever the run directory has moved; else the path it was trained with
+    run.tokenizer = fs::exists(dir / "tokenizer.bin") ? dir / "tokenizer.bin"
+                                                       : fs::path(run.config.at("tokenizer").get<std::string>());
     run.tokenizer_hash = run.config.at("tokenizer_hash");
   } catch (const nlohmann::json::exception& e) {
     fail("{} lacks the model shape or tokenizer ({})", path.string(), e.what());

@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "common/error.h"
+#include "engine/gpt/generate.h"
 #include "engine/gpt/init.h"
 #include "engine/gpt/model.h"
 #include "engine/train/checkpoint.h"
@@ -36,6 +37,10 @@ void TrainOptions::validate() const {
     fail("--schedule={} is not one of cosine, linear, constant", schedule);
   if (!(weight_decay >= 0)) fail("--weight-decay must not be negative");
   if (eval_every < 0 || eval_batches <= 0) fail("--eval-every must be >= 0 and --eval-batches positive");
+  if (ckpt_every < 0) fail("--ckpt-every must not be negative");
+  if (keep < 1) fail("--keep must be at least 1, not {}", keep);
+  if (max_bad_steps < 1) fail("--max-bad-steps must be at least 1, not {}", max_bad_steps);
+  if (sample_every < 0 || sample_tokens < 1) fail("--sample-every must be >= 0 and --sample-tokens positive");
 }
 
 float learning_rate(const TrainOptions& o, int step) {
@@ -134,7 +139,9 @@ std::filesystem::path run_training(vk::Context& context, const TrainOptions& opt
   const std::string tokenizer_hash = fmt::format("{:016x}", tokenizer->hash());
 
   int first_step = 0;
+  float best_val_loss = INFINITY;  // of this run so far; best.ckpt holds its weights
   if (checkpoint) {
+    best_val_loss = checkpoint->meta.value("best_val_loss", INFINITY);
     if (checkpoint->meta.value("tokenizer_hash", "") != tokenizer_hash)
       fail("the checkpoint was trained with another tokenizer than {}; it cannot be resumed", tokenizer_path.string());
     if (static_cast<int64_t>(checkpoint->params.size()) != model.layout().total_floats)
@@ -159,14 +166,43 @@ std::filesystem::path run_training(vk::Context& context, const TrainOptions& opt
     write_json(run_dir / "config.json", config_json);
   }
 
+  auto snapshot = [&](int step) {
+    nlohmann::json meta = {{"loader", data::to_json(loader->state())}, {"tokenizer_hash", tokenizer_hash},
+                           {"config", config.describe()}};
+    if (std::isfinite(best_val_loss)) meta["best_val_loss"] = best_val_loss;
+    return Checkpoint{step, meta, model.parameters(), model.adam_m(), model.adam_v()};
+  };
   auto save = [&](int step) {
-    Checkpoint c{step,
-                 {{"loader", data::to_json(loader->state())}, {"tokenizer_hash", tokenizer_hash},
-                  {"config", config.describe()}},
-                 model.parameters(), model.adam_m(), model.adam_v()};
-    write_checkpoint(checkpoint_path(run_dir, step), c);
+    write_checkpoint(checkpoint_path(run_dir, step), snapshot(step));
     prune_checkpoints(run_dir, options.keep);
   };
+
+  // samples.txt: the model continues the start of the validation text (or a new document) now and then.
+  std::vector<int32_t> sample_prompt;
+  for (size_t i = 0; i < std::min<size_t>(8, val_tokens.size()); ++i) sample_prompt.push_back(val_tokens[i]);
+  if (sample_prompt.empty()) {
+    if (const auto end = tokenizer->special_id("<|endoftext|>")) sample_prompt.push_back(static_cast<int32_t>(*end));
+    else sample_prompt.push_back(0);
+  }
+  std::optional<gpt::GptDecoder> decoder;
+  auto write_sample = [&](int step) {
+    if (!decoder) decoder.emplace(context, config, 64, 0, &model.parameter_buffer());
+    gpt::GenerateOptions generate;
+    generate.max_tokens = options.sample_tokens;
+    generate.seed = options.seed;
+    std::vector<uint32_t> ids(sample_prompt.begin(), sample_prompt.end());
+    const std::string prompt = tokenizer->decode(ids);
+    ids.clear();
+    gpt::generate(*decoder, sample_prompt, generate, [&](int32_t token) {
+      ids.push_back(static_cast<uint32_t>(token));
+      return true;
+    });
+    std::ofstream out(run_dir / "samples.txt", std::ios::app);
+    out << fmt::format("--- step {}\n{}{}\n", step, prompt, tokenizer->decode(ids));
+    if (!out.flush()) fail("cannot write {}", (run_dir / "samples.txt").string());
+  };
+  uint64_t memory_bytes = 0;
+  for (const auto& group : model.memory()) memory_bytes += group.bytes;
 
   std::ofstream metrics(run_dir / "metrics.jsonl", std::ios::app);
   const int B = options.batch, T = options.seq;
@@ -190,6 +226,7 @@ std::filesystem::path run_training(vk::Context& context, const TrainOptions& opt
   adamw.weight_decay = options.weight_decay;
   adamw.max_norm = options.clip;
   stop_requested = false;
+  int bad_in_a_row = 0, skipped_total = 0;
   const auto start = std::chrono::steady_clock::now();
   for (int step = first_step; step < options.steps; ++step) {
     loader->next(windows);
@@ -204,17 +241,40 @@ std::filesystem::path run_training(vk::Context& context, const TrainOptions& opt
     report.tokens_per_s = B * T / (report.ms / 1000.0);
     const double elapsed = std::chrono::duration<double>(t1 - start).count();
     report.eta_s = elapsed / (step + 1 - first_step) * (options.steps - step - 1);
-    const bool eval = options.eval_every > 0 && ((step + 1) % options.eval_every == 0 || step + 1 == options.steps);
+    if (options.flops_per_token > 0 && options.peak_flops > 0)
+      report.mfu = report.tokens_per_s * options.flops_per_token / options.peak_flops;
+    report.skipped = !std::isfinite(result.loss) || !std::isfinite(result.grad_norm);
+    bad_in_a_row = report.skipped ? bad_in_a_row + 1 : 0;
+    skipped_total += report.skipped;
+    report.skipped_total = skipped_total;
+    const bool last = step + 1 == options.steps;
+    const bool eval = !report.skipped && options.eval_every > 0 && ((step + 1) % options.eval_every == 0 || last);
     if (eval) report.val_loss = validation_loss();
     nlohmann::json line = {{"step", report.step}, {"loss", report.loss}, {"lr", report.lr},
-                           {"grad_norm", report.grad_norm}, {"ms", report.ms}, {"tokens_per_s", report.tokens_per_s}};
+                           {"grad_norm", report.grad_norm}, {"ms", report.ms}, {"tokens_per_s", report.tokens_per_s},
+                           {"memory_mb", memory_bytes / 1048576.0}};
+    if (report.mfu > 0) line["mfu"] = report.mfu;
     if (eval) line["val_loss"] = report.val_loss;
+    if (report.skipped) line["skipped"] = true;  // NaN/inf are not JSON: the loss shows as null
     metrics << line.dump() << "\n" << std::flush;
     if (!metrics) fail("cannot write {}", (run_dir / "metrics.jsonl").string());
-    if (!std::isfinite(report.loss))
-      fail("step {}: the loss is {}; lower --lr or check the data", report.step, report.loss);
+    if (report.skipped) {
+      std::fprintf(stderr, "warning: step %d: loss %g, gradient norm %g: not finite, step skipped (%d in a row)\n",
+                   report.step, report.loss, report.grad_norm, bad_in_a_row);
+      if (bad_in_a_row >= options.max_bad_steps) {
+        save(step + 1);  // skipped steps changed no weight: this is the last good state
+        fail("stopped at step {}: {} steps in a row had a non-finite loss or gradient; the weights before them are "
+             "in {}; lower --lr or check the data",
+             report.step, bad_in_a_row, checkpoint_path(run_dir, step + 1).string());
+      }
+    }
+    if (eval && report.val_loss < best_val_loss) {
+      best_val_loss = report.val_loss;
+      write_checkpoint(best_checkpoint_path(run_dir), snapshot(step + 1));
+    }
     progress(report);
-    const bool last = step + 1 == options.steps;
+    if (options.sample_every > 0 && !report.skipped && ((step + 1) % options.sample_every == 0 || last))
+      write_sample(step + 1);
     if (last || stop_requested || (options.ckpt_every > 0 && (step + 1) % options.ckpt_every == 0)) save(step + 1);
     if (stop_requested && !last) {
       std::fprintf(stderr, "stopped after step %d; checkpoint saved (alpha train --resume=%s continues)\n", step + 1,

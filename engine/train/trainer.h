@@ -35,7 +35,13 @@ struct TrainOptions {
   std::filesystem::path cache_dir = "data/cache";
   std::string git_commit = "unknown";     // recorded in config.json
   int ckpt_every = 100;                   // steps between checkpoints (and one at the end)
-  int keep = 3;                           // checkpoints kept (newest first)
+  int keep = 3;                           // checkpoints kept (newest first), plus the best by val loss
+  int max_bad_steps = 5;                  // non-finite steps in a row before the run stops
+  int sample_every = 100;                 // steps between samples in samples.txt; 0: none
+  int sample_tokens = 48;                 // tokens per sample
+  // Set by the caller for the MFU column (not saved with the run): training FLOPs per token, and the
+  // device's measured peak FLOP/s. 0: MFU not reported.
+  double flops_per_token = 0, peak_flops = 0;
 
   // Throws alpha::Error naming the bad option.
   void validate() const;
@@ -48,11 +54,17 @@ struct StepReport {
   int step = 0, steps = 0;
   float loss = 0, lr = 0, grad_norm = 0;
   double ms = 0, tokens_per_s = 0, eta_s = 0;
-  float val_loss = -1;  // < 0: no validation this step
+  double mfu = 0;         // model FLOPs utilization; 0: unknown
+  float val_loss = -1;    // < 0: no validation this step
+  bool skipped = false;   // the loss or gradient norm was not finite: no update was made
+  int skipped_total = 0;  // skipped steps so far in this run
 };
 
 // Trains and returns the run directory. `progress` is called after every step. A stop request
-// (request_stop(), e.g. from SIGINT) ends the run after the current step with a checkpoint.
+// (request_stop(), e.g. from SIGINT) ends the run after the current step with a checkpoint. A step
+// whose gradient norm is not finite makes no update (the optimizer skips it on the device) and is
+// counted; max_bad_steps of them in a row end the run with an error and a checkpoint of the weights,
+// which the skipped steps left untouched.
 std::filesystem::path train(vk::Context& context, const TrainOptions& options,
                             const std::function<void(const StepReport&)>& progress);
 

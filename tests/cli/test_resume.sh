@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Checkpoints and exact resume: a run killed with SIGKILL part-way and resumed (with its newest
 # checkpoint corrupted, so the previous one is used) logs bit-identical losses to an uninterrupted run;
-# a run whose checkpoints are all truncated or corrupt is refused; Ctrl-C (SIGINT) saves a checkpoint.
+# a run whose checkpoints are all truncated or corrupt is refused; Ctrl-C (SIGINT) saves a checkpoint;
+# a run directory changed to another model config or tokenizer is refused; a checkpoint write that
+# fails (file size limit, as on a full disk) stops the run with a clear error and leaves the earlier
+# checkpoints as they were and no partial file.
 # Usage: test_resume.sh PATH/TO/alpha
 set -u
 alpha=$1
@@ -87,6 +90,42 @@ if [ $rc -eq 0 ] && [ -f "$(printf '%s/runs/interrupted/checkpoints/step-%08d.ck
   pass "Ctrl-C saves a checkpoint at step $n and exits cleanly"
 else
   fail "SIGINT: rc=$rc steps=$n $(cat "$work/int.err")"
+fi
+
+# A run directory whose config or tokenizer no longer matches its checkpoints is refused.
+refused() {  # NAME PATTERN RUN
+  local err
+  err=$("$alpha" train --resume="$3" --runs-dir "$work/runs" 2>&1 >/dev/null)
+  if [ $? -ne 0 ] && grep -q -- "$2" <<<"$err" && [ "$(wc -l <<<"$err")" -eq 1 ]; then pass "$1"; else fail "$1: $err"; fi
+}
+cp -r "$work/runs/interrupted" "$work/runs/othermodel"
+sed -i 's/"model": "d1"/"model": "d2"/' "$work/runs/othermodel/config.json"
+refused "resume with another model config is refused" "another model config" othermodel
+cp -r "$work/runs/interrupted" "$work/runs/othertok"
+"$alpha" tokenizer train --input "$work/corpus.txt" --output "$work/runs/othertok/tokenizer.bin" --vocab-size 280 \
+  --force >/dev/null 2>&1
+refused "resume with another tokenizer is refused" "another tokenizer" othertok
+
+# A checkpoint write that fails: the file size limit (EFBIG, as ENOSPC on a full disk) hits the next
+# checkpoint of a resumed run. Earlier checkpoints stay byte-identical; no partial file is left.
+train --steps 100000 --ckpt-every 10 --run full >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do
+  [ -f "$work/runs/full/checkpoints/step-00000020.ckpt" ] && break
+  sleep 0.05
+done
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+before=$(cd "$work/runs/full/checkpoints" && md5sum *)
+ckpt_kb=$(( $(stat -c %s "$work/runs/full/checkpoints/step-00000020.ckpt") / 1024 ))
+err=$(trap '' XFSZ; ulimit -f $((ckpt_kb / 2)); "$alpha" train --resume=full --runs-dir "$work/runs" 2>&1 >/dev/null)
+rc=$?
+after=$(cd "$work/runs/full/checkpoints" && md5sum *)
+if [ $rc -ne 0 ] && grep -q "cannot write checkpoint" <<<"$err" && [ "$(wc -l <<<"$err")" -eq 1 ] &&
+  [ "$before" = "$after" ]; then
+  pass "a failed checkpoint write is a clear error; earlier checkpoints untouched, no partial file"
+else
+  fail "full disk: rc=$rc $err; before: $before; after: $after"
 fi
 
 summary

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <limits>
 
 #include "engine/ops/adamw.h"
 #include "engine/tensor.h"
@@ -189,6 +190,36 @@ TEST_CASE_FIXTURE(GpuFixture, "adamw_update is reproducible bit for bit") {
                                            download(arena, v)};
   };
   CHECK(run() == run());
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "adamw_update skips the step when the gradient norm is not finite") {
+  auto& context = gpu();
+  const int64_t P = 1031;
+  const auto p_host = random_nonzero(P, 61), g_host = random_nonzero(P, 62), m_host = random_nonzero(P, 63);
+  auto v_host = random_nonzero(P, 64);
+  for (auto& x : v_host) x = x * x;
+  auto g_bad = g_host;
+  g_bad[517] = std::numeric_limits<float>::quiet_NaN();
+  auto g_huge = g_host;
+  g_huge[3] = 3e38f;  // finite, but its square overflows the norm to inf
+  // A NaN gradient (norm NaN), an overflowing norm (inf), and without clipping (max_norm 0) too.
+  for (const auto& [grads_host, max_norm] : {std::pair{g_bad, 1.0f}, {g_huge, 1.0f}, {g_bad, 0.0f}}) {
+    vk::Arena arena(context);
+    Tensor params = Tensor::empty(arena, {P}), grads = Tensor::empty(arena, {P});
+    Tensor m = Tensor::empty(arena, {P}), v = Tensor::empty(arena, {P});
+    Tensor partials = Tensor::empty(arena, {ops::kNormPartials}), norm_sq = Tensor::empty(arena, {1});
+    upload(arena, params, p_host), upload(arena, grads, grads_host);
+    upload(arena, m, m_host), upload(arena, v, v_host);
+    vk::CommandStream stream(context);
+    ops::grad_norm_squared(stream, grads, partials, norm_sq);
+    ops::adamw_update(stream, params, grads, m, v, norm_sq,
+                      {.lr = 3e-4f, .weight_decay = 0.1f, .step = 7, .max_norm = max_norm});
+    stream.submit();
+    CHECK(!std::isfinite(download(arena, norm_sq)[0]));
+    CHECK(download(arena, params) == p_host);
+    CHECK(download(arena, m) == m_host);
+    CHECK(download(arena, v) == v_host);
+  }
 }
 
 TEST_CASE_FIXTURE(GpuFixture, "optimizer kernels refuse bad arguments") {
