@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   app.add_flag("--validate", global.validation, "Enable the Khronos validation layer");
   app.footer("Run `alpha <command> --help` for a command's options.");
   alpha::cli::add_train_command(app);
+  alpha::cli::add_eval_command(app);
+  alpha::cli::add_export_command(app);
   alpha::cli::add_devices_command(app);
   alpha::cli::add_bench_command(app);
   alpha::cli::add_tokenizer_command(app);
