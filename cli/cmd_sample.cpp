@@ -6,17 +6,18 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/run_selection.h"
 #include "common/error.h"
 #include "engine/gpt/generate.h"
 #include "engine/train/run.h"
-#include "tokenizer/load.h"
 
 namespace alpha::cli {
 
 namespace {
 
 struct SampleOptions {
-  std::string run, runs_dir = "runs", checkpoint, prompt;
+  RunSelection selection;
+  std::string prompt;
   gpt::GenerateOptions generate;
   bool ignore_end = false;
 };
@@ -24,11 +25,8 @@ struct SampleOptions {
 void sample(const SampleOptions& o) {
   o.generate.sampling.validate();
   if (o.generate.max_tokens < 0) fail("--max-tokens must not be negative");
-  const train::Run run = train::open_run(train::find_run(o.run, o.runs_dir));
-  const tok::Tokenizer tokenizer = tok::load_tokenizer(run.tokenizer);
-  if (fmt::format("{:016x}", tokenizer.hash()) != run.tokenizer_hash)
-    fail("{} is not the tokenizer run {} was trained with", run.tokenizer.string(), run.dir.string());
-  const train::Checkpoint checkpoint = train::load_run_checkpoint(run, o.checkpoint);
+  const auto [run, checkpoint] = open_selected_run(o.selection);
+  const tok::Tokenizer tokenizer = train::load_run_tokenizer(run);
 
   std::vector<int32_t> prompt;
   for (const uint32_t id : tokenizer.encode(o.prompt)) prompt.push_back(static_cast<int32_t>(id));
@@ -67,10 +65,7 @@ void sample(const SampleOptions& o) {
 void add_sample_command(CLI::App& app) {
   static SampleOptions o;
   auto* cmd = app.add_subcommand("sample", "Generate text from a trained run (KV cache on the device, streamed)");
-  cmd->add_option("--run", o.run, "Run directory or name under --runs-dir (default: the latest run)");
-  cmd->add_option("--runs-dir", o.runs_dir, "Where run directories are")->capture_default_str();
-  cmd->add_option("--checkpoint", o.checkpoint,
-                  "newest (default), best (lowest validation loss), a step number, or a checkpoint file");
+  add_run_selection_options(*cmd, o.selection);
   cmd->add_option("--prompt", o.prompt, "Text to continue (empty: start a new document at <|endoftext|>)");
   cmd->add_option("--max-tokens", o.generate.max_tokens, "New tokens at most")->capture_default_str();
   cmd->add_option("--temperature", o.generate.sampling.temperature, "Softmax temperature; 0 is greedy")
@@ -81,10 +76,7 @@ void add_sample_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--seed", o.generate.seed, "Seed of the draws")->capture_default_str();
   cmd->add_flag("--ignore-end", o.ignore_end, "Keep going past <|endoftext|> instead of stopping there");
-  cmd->callback([] {
-    if (o.checkpoint == "newest") o.checkpoint.clear();
-    sample(o);
-  });
+  cmd->callback([] { sample(o); });
 }
 
 }  // namespace alpha::cli

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "common/error.h"
+#include "tokenizer/load.h"
 
 namespace alpha::train {
 
@@ -108,6 +109,15 @@ Checkpoint load_run_checkpoint(const Run& run, const std::string& which) {
     fail("the checkpoint at step {} was trained with another tokenizer than run {}", checkpoint->step,
          run.dir.string());
   return *checkpoint;
+}
+
+tok::Tokenizer load_run_tokenizer(const Run& run) {
+  if (!fs::exists(run.tokenizer)) fail("the tokenizer of run {} ({}) is missing", run.dir.string(), run.tokenizer.string());
+  auto tokenizer = tok::load_tokenizer(run.tokenizer);
+  if (fmt::format("{:016x}", tokenizer.hash()) != run.tokenizer_hash)
+    fail("{} is not the tokenizer run {} trained with (its hash differs from config.json's)", run.tokenizer.string(),
+         run.dir.string());
+  return tokenizer;
 }
 
 }  // namespace alpha::train

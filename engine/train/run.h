@@ -11,6 +11,7 @@
 #include "engine/gpt/config.h"
 #include "engine/train/checkpoint.h"
 #include "engine/train/trainer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace alpha::train {
 
@@ -33,6 +34,10 @@ Run open_run(const std::filesystem::path& dir);
 // `which`: empty for the newest checkpoint that reads cleanly (a corrupt newer one is skipped with a
 // warning on stderr), "best" for the best-by-validation-loss one, a step number, or a file path.
 Checkpoint load_run_checkpoint(const Run& run, const std::string& which = "");
+
+// The run's tokenizer; a missing file, or one that is not the tokenizer the run trained with (its hash
+// differs from config.json's), is a clear error.
+tok::Tokenizer load_run_tokenizer(const Run& run);
 
 // TrainOptions <-> the option fields of config.json.
 nlohmann::json options_to_json(const TrainOptions& options);

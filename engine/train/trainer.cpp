@@ -119,6 +119,8 @@ std::filesystem::path run_training(vk::Context& context, const TrainOptions& opt
     tok::TrainOptions tokenizer_options;
     tokenizer_options.vocab_size = options.vocab;
     tokenizer = tok::load_or_train_tokenizer(tokenizer_path, options.data, tokenizer_options);
+    if (checkpoint && checkpoint->meta.value("tokenizer_hash", "") != fmt::format("{:016x}", tokenizer->hash()))
+      fail("the checkpoint was trained with another tokenizer than {}; it cannot be resumed", tokenizer_path.string());
     data::PrepareOptions prepare;
     prepare.cache_dir = options.cache_dir;
     prepared = data::prepare_data(options.data, *tokenizer, prepare);
@@ -142,8 +144,6 @@ std::filesystem::path run_training(vk::Context& context, const TrainOptions& opt
   float best_val_loss = INFINITY;  // of this run so far; best.ckpt holds its weights
   if (checkpoint) {
     best_val_loss = checkpoint->meta.value("best_val_loss", INFINITY);
-    if (checkpoint->meta.value("tokenizer_hash", "") != tokenizer_hash)
-      fail("the checkpoint was trained with another tokenizer than {}; it cannot be resumed", tokenizer_path.string());
     if (static_cast<int64_t>(checkpoint->params.size()) != model.layout().total_floats)
       fail("the checkpoint holds {} parameters, this run's model {} has {}: another model config",
            checkpoint->params.size(), config.describe(), model.layout().total_floats);
@@ -306,7 +306,9 @@ std::filesystem::path resume(vk::Context& context, const std::filesystem::path& 
                              const std::function<void(const StepReport&)>& progress) {
   const Run run = open_run(run_dir);
   const Checkpoint newest = load_run_checkpoint(run);
-  return run_training(context, run.options, run_dir, &newest, progress);
+  TrainOptions options = run.options;
+  options.tokenizer_artifacts = run.tokenizer;  // the run's own copy, wherever the run has moved
+  return run_training(context, options, run_dir, &newest, progress);
 }
 
 }  // namespace alpha::train

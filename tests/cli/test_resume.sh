@@ -95,7 +95,7 @@ fi
 # A run directory whose config or tokenizer no longer matches its checkpoints is refused.
 refused() {  # NAME PATTERN RUN
   local err
-  err=$("$alpha" train --resume="$3" --runs-dir "$work/runs" 2>&1 >/dev/null)
+  err=$(timeout 120 "$alpha" train --resume="$3" --runs-dir "$work/runs" 2>&1 >/dev/null)  # a bug would train on
   if [ $? -ne 0 ] && grep -q -- "$2" <<<"$err" && [ "$(wc -l <<<"$err")" -eq 1 ]; then pass "$1"; else fail "$1: $err"; fi
 }
 cp -r "$work/runs/interrupted" "$work/runs/othermodel"

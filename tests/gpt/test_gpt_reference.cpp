@@ -4,14 +4,12 @@
 // catches layout bugs (heads mixed up, causality, transposes) that per-kernel tests cannot.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <cmath>
-#include <cstdlib>
-#include <filesystem>
 
 #include "engine/gpt/init.h"
 #include "engine/gpt/model.h"
+#include "tests/gpt/reference_support.h"
 #include "tests/gpt/tensor_file.h"
 #include "tests/unit/gpu_fixture.h"
 
@@ -27,35 +25,14 @@ struct ReferenceCase {
   uint64_t max_binding_bytes = 0;  // > 0 forces the token embedding and logits into blocks
 };
 
-// Worst |got - want| relative to the largest |want| of the tensor; prints the worst element.
-static double compare(const std::string& name, const float* got, const float* want, int64_t n, double tolerance) {
-  double scale = 1e-30, worst = 0;
-  int64_t worst_index = 0;
-  for (int64_t i = 0; i < n; ++i) scale = std::max(scale, std::abs(double(want[i])));
-  for (int64_t i = 0; i < n; ++i) {
-    double err = std::abs(double(got[i]) - want[i]) / scale;
-    if (err > worst) worst = err, worst_index = i;
-  }
-  INFO(fmt::format("{}: worst relative error {:.2e} at {} (alpha {} torch {}, scale {:.3e}), tolerance {:.0e}", name,
-                   worst, worst_index, got[worst_index], want[worst_index], scale, tolerance));
-  CHECK(worst <= tolerance);
-  return worst;
-}
-
 static void run_reference_case(const ReferenceCase& c) {
   auto& context = gpu();
   const auto& config = c.config;
   gpt::GptModel model(context, config, c.B, c.T, c.max_binding_bytes);
   const auto& layout = model.layout();
 
-  // GPT-2 init, then random biases and LayerNorm parameters so that every parameter matters.
-  auto params = gpt::init_parameters(config, layout, 1234);
   gpt::Rng rng(99);
-  for (const auto& p : layout.params) {
-    if (p.shape.size() != 1) continue;
-    const bool norm_weight = p.name.find("ln_") != std::string::npos && p.name.ends_with(".weight");
-    for (int64_t i = 0; i < p.numel; ++i) params[p.offset + i] = (norm_weight ? 1.0f : 0.0f) + 0.1f * rng.normal();
-  }
+  const auto params = reference_parameters(config, layout, 1234, rng);
   std::vector<int32_t> tokens(c.B * c.T), targets(c.B * c.T);
   for (int i = 0; i < c.B * c.T; ++i) {
     tokens[i] = static_cast<int32_t>(rng.next_u64() % config.vocab_size);
@@ -78,16 +55,7 @@ static void run_reference_case(const ReferenceCase& c) {
   input["targets"] = {{c.B, c.T}, {}, targets};
   for (const auto& p : layout.params)
     input[p.name] = {p.shape, {params.begin() + p.offset, params.begin() + p.offset + p.numel}, {}};
-  const auto dir = std::filesystem::temp_directory_path();
-  const std::string in_path = (dir / fmt::format("alpha-ref-in-{}.bin", getpid())).string();
-  const std::string out_path = (dir / fmt::format("alpha-ref-out-{}.bin", getpid())).string();
-  write_tensor_file(in_path, input);
-  const std::string command =
-      fmt::format("/usr/bin/python3 {}/tests/reference/gpt_reference.py {} {}", ALPHA_SOURCE_DIR, in_path, out_path);
-  REQUIRE_MESSAGE(std::system(command.c_str()) == 0, "the PyTorch reference failed: " << command);
-  TensorFile want = read_tensor_file(out_path);
-  std::filesystem::remove(in_path);
-  std::filesystem::remove(out_path);
+  TensorFile want = run_reference_script("gpt_reference.py", "", input);
 
   // 1. logits (forward without the fused loss, which overwrites them with their gradient)
   model.set_parameters(params);
@@ -99,7 +67,7 @@ static void run_reference_case(const ReferenceCase& c) {
   }
   auto logits = model.read_logits();
   // fp32 through L blocks with different summation orders: ~1e-6 relative; 1e-4 leaves margin
-  const double worst_logits = compare("logits", logits.data(), want["logits"].f32.data(), logits.size(), 1e-4);
+  const double worst_logits = compare_relative("logits", logits.data(), want["logits"].f32.data(), logits.size(), 1e-4);
   MESSAGE(fmt::format("{}: logits worst relative error {:.1e}", c.why, worst_logits));
 
   // 2. loss and every gradient
@@ -111,12 +79,12 @@ static void run_reference_case(const ReferenceCase& c) {
     stream.submit();
   }
   const float loss = model.read_loss();
-  compare("loss", &loss, want["loss"].f32.data(), 1, 1e-5);  // one mean of N log-probabilities
+  compare_relative("loss", &loss, want["loss"].f32.data(), 1, 1e-5);  // one mean of N log-probabilities
   auto grads = model.gradients();
   double worst_grad = 0;
   for (const auto& p : layout.params) {
     // gradients go back through every block: 1e-4 relative to the tensor's largest element
-    worst_grad = std::max(worst_grad, compare("grad." + p.name, grads.data() + p.offset,
+    worst_grad = std::max(worst_grad, compare_relative("grad." + p.name, grads.data() + p.offset,
                                               want["grad." + p.name].f32.data(), p.numel, 1e-4));
   }
 
@@ -133,8 +101,8 @@ static void run_reference_case(const ReferenceCase& c) {
     losses.push_back(model.read_loss());
     norms.push_back(model.read_grad_norm());
   }
-  compare("step_losses", losses.data(), want["step_losses"].f32.data(), steps, 1e-5);
-  compare("step_norms", norms.data(), want["step_norms"].f32.data(), steps, 1e-4);
+  compare_relative("step_losses", losses.data(), want["step_losses"].f32.data(), steps, 1e-5);
+  compare_relative("step_norms", norms.data(), want["step_norms"].f32.data(), steps, 1e-4);
   auto after = model.parameters();
   double worst_after = 0;  // in units of lr·steps, the most Adam can move a weight
   for (const auto& p : layout.params) {
