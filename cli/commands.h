@@ -11,5 +11,6 @@ void add_bench_command(CLI::App& app);
 void add_tokenizer_command(CLI::App& app);
 void add_data_command(CLI::App& app);
 void add_train_command(CLI::App& app);
+void add_fleet_command(CLI::App& app);
 
 }  // namespace alpha::cli
