@@ -22,8 +22,6 @@ namespace {
 constexpr std::string_view kFields[] = {"name", "host", "port", "user", "key", "deployDir", "gpu", "train"};
 constexpr const char* kFieldList =  // the same, for messages
     "name, host, port, user, key, deployDir, gpu, train";
-// Flags `alpha fleet` sets itself on the remote `alpha train`.
-constexpr const char* kReservedTrainFlags[] = {"run", "runs-dir", "resume", "cache-dir"};
 
 bool all_of_chars(const std::string& s, const char* extra) {
   return std::all_of(s.begin(), s.end(), [&](char c) {
@@ -84,8 +82,7 @@ class InstanceReader {
       const std::string field = "train." + name;
       if (name.empty() || name[0] == '-' || !all_of_chars(name, "-"))
         bad(field, "is not a flag name (letters, digits and '-', without the leading --)");
-      for (const char* reserved : kReservedTrainFlags)
-        if (name == reserved) bad(field, "is set by alpha fleet itself (use --run on `alpha fleet train`)");
+      if (is_fleet_train_flag(name)) bad(field, "is set by alpha fleet itself (use --run on `alpha fleet train`)");
       if (value.is_string()) {
         if (has_control_char(value.get<std::string>())) bad(field, "must not contain control characters");
         flags.emplace_back(name, value.get<std::string>());
@@ -146,6 +143,10 @@ Instance read_instance(const json& object, const std::string& where, const std::
 
 std::string Instance::where() const {
   return fmt::format("{}@{}:{}", user, host, port);
+}
+
+bool is_fleet_train_flag(std::string_view name) {
+  return name == "run" || name == "runs-dir" || name == "resume" || name == "cache-dir";
 }
 
 bool is_plain_name(const std::string& name) {

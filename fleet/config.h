@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -41,6 +42,10 @@ Fleet load_fleet(const std::filesystem::path& path);
 
 // Parses fleet JSON text; `origin` names it in errors, relative key paths are taken from `base_dir`.
 Fleet parse_fleet(const std::string& text, const std::string& origin, const std::filesystem::path& base_dir);
+
+// The `alpha train` flags alpha fleet sets itself on the remote (run, runs-dir, resume, cache-dir):
+// neither the fleet file's "train" nor the command line may give them.
+bool is_fleet_train_flag(std::string_view name);
 
 // True for names of instances and runs: [A-Za-z0-9._-]+, not "." or "..", at most 64 characters.
 bool is_plain_name(const std::string& name);

@@ -60,9 +60,17 @@ UploadResult upload_if_changed(Ssh& ssh, const std::string& local, const std::st
 
   const std::string temp =
       (fs::path(parent) / fmt::format(".{}.upload-{}", target.filename().string(), getpid())).string();
-  ssh.upload(local, remote_path(ssh.instance(), temp));
   const std::string q_temp = shell_quote(temp);
   const auto discard = [&] { ssh.run(fmt::format("{} && rm -f -- {}", enter, q_temp)); };
+  try {
+    ssh.upload(local, remote_path(ssh.instance(), temp));
+  } catch (const Error&) {
+    try {
+      discard();  // a partial copy; when the connection is gone, the hidden name stays behind harmlessly
+    } catch (const Error&) {
+    }
+    throw;
+  }
   const auto copied_hash = first_hash(ssh.check(
       fmt::format("{} && chmod {} -- {} && sha256sum -- {}", enter, executable ? "755" : "644", q_temp, q_temp),
       "checking the uploaded " + remote));

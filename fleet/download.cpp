@@ -64,19 +64,26 @@ DownloadSummary download_run(Ssh& ssh, const std::string& run, const std::filesy
       ++summary.complete;
       continue;
     }
-    fs::create_directories(local.parent_path());
+    std::error_code error;
+    fs::create_directories(local.parent_path(), error);
+    if (error) fail("cannot create {}: {}", local.parent_path().string(), error.message());
     const fs::path part = local.parent_path() / fmt::format(".{}.part-{}", local.filename().string(), getpid());
+    const std::string remote = dir + "/" + relative.string();
     try {
-      ssh.download(remote_path(instance, dir + "/" + relative.string()), part.string());
-    } catch (...) {
-      fs::remove(part);
-      throw;
+      ssh.download(remote_path(instance, remote), part.string());
+    } catch (const Error&) {
+      fs::remove(part, error);
+      // A live run prunes old checkpoints: a file gone since the listing is skipped, not an error.
+      if (ssh.run(fmt::format("{} && [ -e {} ]", enter_deploy_dir(instance), shell_quote(remote))).status == 0) throw;
+      fmt::print("{}: {} was removed there while the run was copied; skipped\n", instance.name, relative.string());
+      continue;
     }
     if (local_sha256(part.string()) != hash)
       fmt::print("{}: {} changed while it was copied (a live run writes it); run download again for the newest\n",
                  instance.name, relative.string());
-    summary.bytes += fs::file_size(part);
-    fs::rename(part, local);
+    summary.bytes += fs::file_size(part, error);
+    fs::rename(part, local, error);
+    if (error) fail("cannot write {}: {}", local.string(), error.message());
     ++summary.copied;
   }
   return summary;

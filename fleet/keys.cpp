@@ -26,7 +26,8 @@ std::string default_public_key() {
 
 }  // namespace
 
-void sync_keys(Ssh& ssh, std::string public_key, const std::string& authorized_keys) {
+void sync_keys(Ssh& ssh, std::string public_key, std::string authorized_keys) {
+  if (authorized_keys.starts_with("~/")) authorized_keys = authorized_keys.substr(2);  // ssh starts in the home
   if (public_key.empty()) public_key = default_public_key();
   std::ifstream in(public_key);
   if (!in) fail("cannot read the public key {}", public_key);

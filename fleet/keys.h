@@ -9,7 +9,7 @@
 namespace alpha::fleet {
 
 // `public_key`: a .pub file (empty: ~/.ssh/id_ed25519.pub, id_ecdsa.pub or id_rsa.pub, the first
-// that exists); `authorized_keys`: the remote file (relative: from the remote home).
-void sync_keys(Ssh& ssh, std::string public_key, const std::string& authorized_keys);
+// that exists); `authorized_keys`: the remote file (relative or ~/: from the remote home).
+void sync_keys(Ssh& ssh, std::string public_key, std::string authorized_keys);
 
 }  // namespace alpha::fleet

@@ -27,6 +27,9 @@ using TempFile = std::unique_ptr<FILE, FileCloser>;
 TempFile temp_file() {
   TempFile file(std::tmpfile());
   if (!file) fail("cannot create a temporary file: {}", std::strerror(errno));
+  // Not inherited by other children (an SSH master started meanwhile would keep it for minutes); the
+  // child that gets it gets a dup2'd copy, which does not carry the flag.
+  fcntl(fileno(file.get()), F_SETFD, FD_CLOEXEC);
   return file;
 }
 

@@ -28,6 +28,10 @@ std::string remote_bench(Ssh& ssh, const std::vector<std::string>& flags, std::s
   if (json_path.empty()) json_path = fmt::format("runs/fleet-bench/{}-{}.json", instance.name, stamp);
   const std::string history_file = perf::history_path();
   perf::read_history(history_file);  // a malformed local history fails now, not after the benchmark
+  const fs::path json_local(json_path);
+  std::error_code error;
+  if (json_local.has_parent_path()) fs::create_directories(json_local.parent_path(), error);
+  if (error) fail("cannot create {}: {}", json_local.parent_path().string(), error.message());
 
   deploy(ssh);
   const std::string remote_json = fmt::format("bench/{}.json", stamp), remote_csv = fmt::format("bench/{}.csv", stamp);
@@ -38,8 +42,6 @@ std::string remote_bench(Ssh& ssh, const std::vector<std::string>& flags, std::s
   if (int status = ssh.interactive(command, false); status != 0)
     fail("{}: alpha bench failed there (exit status {})", instance.name, status);
 
-  const fs::path json_local(json_path);
-  if (json_local.has_parent_path()) fs::create_directories(json_local.parent_path());
   ssh.download(remote_path(instance, remote_json), json_path);
   const fs::path csv_local = fs::temp_directory_path() / fmt::format("alpha-fleet-bench-{}.csv", getpid());
   std::vector<perf::HistoryRow> rows;
@@ -47,10 +49,10 @@ std::string remote_bench(Ssh& ssh, const std::vector<std::string>& flags, std::s
     ssh.download(remote_path(instance, remote_csv), csv_local.string());
     rows = perf::read_history(csv_local.string());
   } catch (...) {
-    fs::remove(csv_local);
+    fs::remove(csv_local, error);
     throw;
   }
-  fs::remove(csv_local);
+  fs::remove(csv_local, error);
   perf::append_history(history_file, rows);
   fmt::print("{}: report in {}; recorded {} rows in {}\n", instance.name, json_path, rows.size(), history_file);
   return json_path;

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -41,7 +42,9 @@ std::string status_script(const Instance& instance) {
       fmt::arg("running", kAlphaRunningFunction), fmt::arg("dir", shell_quote(remote_path(instance))));
 }
 
-void read_status_lines(const std::string& output, const std::string& local_sha256, InstanceStatus& status) {
+}  // namespace
+
+void parse_status(const std::string& output, const std::string& local_sha256, InstanceStatus& status) {
   std::istringstream lines(output);
   status.binary = "missing";
   for (std::string line; std::getline(lines, line);) {
@@ -56,6 +59,8 @@ void read_status_lines(const std::string& output, const std::string& local_sha25
       int util = 0, used = 0, total = 0;
       if (std::sscanf(value.c_str(), "%d, %d, %d", &util, &used, &total) == 3)
         status.gpus.push_back(fmt::format("{}%, {}/{} MiB", util, used, total));
+      else
+        status.gpus.push_back(value);  // e.g. "[N/A], 1024, 23034": shown as nvidia-smi gives it
     }
     if (key == "metrics") {
       auto metrics = nlohmann::json::parse(value, nullptr, false);
@@ -67,15 +72,13 @@ void read_status_lines(const std::string& output, const std::string& local_sha25
   }
 }
 
-}  // namespace
-
 InstanceStatus query_status(Ssh& ssh, const std::string& local_sha256) {
   InstanceStatus status;
   status.name = ssh.instance().name;
   status.where = ssh.instance().where();
   status.gpu_label = ssh.instance().gpu;
   try {
-    read_status_lines(ssh.check(status_script(ssh.instance()), "reading the status"), local_sha256, status);
+    parse_status(ssh.check(status_script(ssh.instance()), "reading the status"), local_sha256, status);
   } catch (const Error& e) {
     status.error = e.what();
   }

@@ -23,6 +23,10 @@ struct InstanceStatus {
   std::vector<std::string> gpus;  // nvidia-smi: "util %, used/total MiB" per GPU; empty: no nvidia-smi
 };
 
+// Fills `status` from the remote status script's key=value lines (sha256=, version=, run=, running=,
+// metrics= with the last metrics.jsonl line, gpu= with nvidia-smi's "util, used, total" CSV).
+void parse_status(const std::string& output, const std::string& local_sha256, InstanceStatus& status);
+
 // Queries one instance; connection failures land in `error`, never thrown.
 InstanceStatus query_status(Ssh& ssh, const std::string& local_sha256);
 

@@ -20,9 +20,6 @@ namespace alpha::fleet {
 
 namespace {
 
-// Flags alpha fleet sets on the remote `alpha train` itself.
-constexpr const char* kReservedFlags[] = {"run", "runs-dir", "resume", "cache-dir"};
-
 // "--name=value" or "--name" -> "name"; empty for anything else (a value).
 std::string flag_name(const std::string& token) {
   if (!token.starts_with("--") || token.size() == 2) return "";
@@ -31,10 +28,9 @@ std::string flag_name(const std::string& token) {
 
 void reject_reserved_flags(const std::vector<std::string>& flags) {
   for (const auto& token : flags)
-    for (const char* reserved : kReservedFlags)
-      if (flag_name(token) == reserved)
-        fail("--{} is set by alpha fleet itself: use `alpha fleet train --run` and `alpha fleet resume` instead",
-             reserved);
+    if (is_fleet_train_flag(flag_name(token)))
+      fail("--{} is set by alpha fleet itself: use `alpha fleet train --run` and `alpha fleet resume` instead",
+           flag_name(token));
 }
 
 std::vector<std::string> lines_of(const std::string& text) {

@@ -15,6 +15,7 @@
 #include "fleet/process.h"
 #include "fleet/shell_quote.h"
 #include "fleet/ssh.h"
+#include "fleet/status.h"
 #include "fleet/training.h"
 
 using namespace alpha::fleet;
@@ -221,4 +222,31 @@ TEST_CASE("sha256sum lines, escaped names included") {
   CHECK(parse_sha256sum_line(hash + "  ./config.json") == std::pair<std::string, std::string>{hash, "./config.json"});
   CHECK(parse_sha256sum_line("\\" + hash + "  ./a\\nb\\\\c") == std::pair<std::string, std::string>{hash, "./a\nb\\c"});
   CHECK(parse_sha256sum_line("garbage").first.empty());
+}
+
+TEST_CASE("status: the remote lines, nvidia-smi's included, make one table row") {
+  const std::string sha(64, 'b');
+  InstanceStatus status;
+  status.name = "gpu-1";
+  status.where = "u@h:22";
+  parse_status("gpu=87, 10240, 23034\ngpu=[N/A], 5, 80\nsha256=" + sha +
+                   "\nversion=alpha 0.1.0 (git abc)\nrun=big\n"
+                   "running=yes\nmetrics={\"step\": 1200, \"loss\": 3.25, \"lr\": 0.001}\n",
+               sha, status);
+  CHECK(status.binary == "current");
+  CHECK(status.run == "big");
+  CHECK(status.running);
+  CHECK(status.step == 1200);
+  CHECK(status.loss == 3.25);
+  CHECK(status.gpus == std::vector<std::string>{"87%, 10240/23034 MiB", "[N/A], 5, 80"});
+  const auto table = format_status({status});
+  CHECK(table.find("gpu-1     u@h:22  yes        current  big  running   1200  3.2500") != std::string::npos);
+
+  InstanceStatus bare;
+  parse_status("", sha, bare);  // no deployDir yet, no nvidia-smi
+  CHECK(bare.binary == "missing");
+  CHECK(bare.gpus.empty());
+  InstanceStatus other;
+  parse_status("sha256=" + std::string(64, 'c') + "\n", sha, other);
+  CHECK(other.binary == "differs");
 }
