@@ -14,5 +14,6 @@ void add_train_command(CLI::App& app);
 void add_sample_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_export_command(CLI::App& app);
+void add_fleet_command(CLI::App& app);
 
 }  // namespace alpha::cli

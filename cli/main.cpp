@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   alpha::cli::add_bench_command(app);
   alpha::cli::add_tokenizer_command(app);
   alpha::cli::add_data_command(app);
+  alpha::cli::add_fleet_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -296,7 +296,9 @@ std::filesystem::path train(vk::Context& context, const TrainOptions& options,
   TrainOptions resolved = options;
   if (resolved.run.empty()) resolved.run = default_run_name(options.model);
   const auto run_dir = options.runs_dir / resolved.run;
-  if (std::filesystem::exists(run_dir) && !std::filesystem::is_empty(run_dir))
+  // A run lives in run_dir once it has a config.json; other files (a launcher's log and pid file, as
+  // `alpha fleet train` writes) do not make one.
+  if (std::filesystem::exists(run_dir / "config.json"))
     fail("run directory {} already exists: pick another --run name, or --resume={} to continue it", run_dir.string(),
          run_dir.string());
   return run_training(context, resolved, run_dir, nullptr, progress);
