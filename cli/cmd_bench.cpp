@@ -115,15 +115,14 @@ std::pair<std::string, std::string> torch_cells(const std::optional<perf::TorchT
 
 std::optional<perf::TorchResults> run_peer(const vk::DeviceInfo& info, const BenchWork& work,
                                            const BenchOptions& o) {
-  perf::TorchWork peer{o.iters,
-                       o.warmup,
-                       budget_ms(o),
-                       perf::ceiling_copy_floats(info),
-                       perf::ceiling_matmul_sizes(info),
-                       work.matmuls,
-                       work.kernels,
-                       work.train};
-  // The peer's matmul rows are the tiled rows' (the naive kernel has no torch twin).
+  const perf::TorchWork peer{.iters = o.iters,
+                             .warmup = o.warmup,
+                             .budget_ms = budget_ms(o),
+                             .copy_floats = perf::ceiling_copy_floats(info),
+                             .matmul_sizes = perf::ceiling_matmul_sizes(info),
+                             .matmuls = work.matmuls,
+                             .kernels = work.kernels,
+                             .train = work.train};
   fmt::print(
       "torch peer: {} times the ceilings, {} matmuls, {} kernels and {} training steps first...\n",
       perf::torch_script_path(), work.matmuls.size(), work.kernels.size(), work.train.size());
@@ -170,7 +169,8 @@ std::vector<perf::MatmulRow> bench_matmul_table(vk::Context& context, const Benc
   for (size_t i = 0; i < work.matmuls.size(); ++i) {
     for (const auto& r : perf::bench_matmul(context, {work.matmuls[i]}, options)) {
       perf::MatmulRow row{r, r.gflops / ceilings.matmul_gflops()};
-      if (torch && r.kernel != "naive") row.torch = torch->matmuls[i];
+      if (torch && r.kernel != "naive")
+        row.torch = torch->matmuls[i];  // the naive kernel has no twin
       const auto [torch_ms, ratio] = torch_cells(row.torch, r.median_ms);
       std::string check =
           r.max_rel_error < 0 ? "" : fmt::format("  max rel err {:.1e} vs naive", r.max_rel_error);
@@ -210,9 +210,8 @@ std::vector<perf::KernelRow> bench_kernel_table(vk::Context& context, const Benc
     rows.push_back(row);
   }
   fmt::print(
-      "ceiling: GFLOP/s over the matmul ceiling (matmul, attention) or GB/s over the copy ceiling "
-      "(the rest); "
-      "attention FLOPs count the causal half\n");
+      "ceiling: GFLOP/s over the matmul ceiling (attention) or GB/s over the copy ceiling (the "
+      "rest); attention FLOPs count the causal half (perf/kernel_costs.h)\n");
   return rows;
 }
 
