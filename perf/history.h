@@ -29,7 +29,8 @@ std::vector<HistoryRow> read_history(const std::string& path);
 void append_history(const std::string& path, const std::vector<HistoryRow>& rows);
 
 enum class MetricKind { Time, Throughput, Info };  // lower is better, higher is better, not checked
-// "*_ms", "ms_per_step": time; "gflops", "tokens_per_s": throughput; anything else (mfu): info.
+// "*_ms", "ms_per_step": time; "gflops", "gbps", "tokens_per_s": throughput; anything else (mfu) and
+// the PyTorch peer's figures ("torch_*": recorded for context, not ours to regress): info.
 MetricKind metric_kind(const std::string& metric);
 
 struct Regression {

@@ -1,14 +1,8 @@
 // Training-step benchmark (see train_bench.h).
 #include "perf/train_bench.h"
 
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 #include <map>
 
 #include "engine/gpt/init.h"
@@ -18,8 +12,9 @@
 
 namespace alpha::perf {
 
-TrainBenchResult bench_train_step(vk::Context& context, const std::string& name, const gpt::GptConfig& config,
-                                  int batch, int seq, int iters, int warmup) {
+TrainBenchResult bench_train_step(vk::Context& context, const std::string& name,
+                                  const gpt::GptConfig& config, int batch, int seq, int iters,
+                                  int warmup) {
   gpt::GptModel model(context, config, batch, seq);
   model.set_parameters(gpt::init_parameters(config, model.layout(), 1));
   gpt::Rng rng(2);
@@ -35,7 +30,8 @@ TrainBenchResult bench_train_step(vk::Context& context, const std::string& name,
     adamw.step = i + 1;
     auto start = std::chrono::steady_clock::now();
     model.train_step(tokens, targets, adamw);
-    double elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    double elapsed =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     if (i >= warmup) ms.push_back(elapsed);
   }
   std::sort(ms.begin(), ms.end());
@@ -59,39 +55,9 @@ TrainBenchResult bench_train_step(vk::Context& context, const std::string& name,
   std::map<std::string, double> by_kernel;
   for (const auto& t : stream.timings()) by_kernel[t.label] += t.ms;
   r.kernel_ms.assign(by_kernel.begin(), by_kernel.end());
-  std::sort(r.kernel_ms.begin(), r.kernel_ms.end(), [](auto& a, auto& b) { return a.second > b.second; });
+  std::sort(r.kernel_ms.begin(), r.kernel_ms.end(),
+            [](auto& a, auto& b) { return a.second > b.second; });
   return r;
-}
-
-static std::string torch_script() {
-  if (const char* path = std::getenv("ALPHA_TORCH_SCRIPT"); path && *path) return path;
-  return std::string(ALPHA_SOURCE_DIR) + "/perf/torch_gpt_step.py";
-}
-
-std::optional<TorchPeerResult> torch_train_step(const gpt::GptConfig& config, int batch, int seq, int iters) {
-  const char* python_env = std::getenv("ALPHA_TORCH_PYTHON");
-  const std::string python = python_env && *python_env ? python_env : "/usr/bin/python3";
-  const std::string script = torch_script();
-  if (!std::filesystem::exists(script)) {
-    fmt::print(stderr, "torch peer skipped: {} not found (set ALPHA_TORCH_SCRIPT)\n", script);
-    return std::nullopt;
-  }
-  const std::string command = fmt::format(
-      "{} {} --n_layer {} --n_head {} --n_embd {} --seq_len {} --vocab {} --batch {} --iters {} 2>&1", python, script,
-      config.n_layer, config.n_head, config.n_embd, seq, config.vocab_size, batch, iters);
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return std::nullopt;
-  std::string output;
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  const int status = pclose(pipe);
-  const auto line_start = output.rfind("{\"ms_per_step\"");
-  if (status != 0 || line_start == std::string::npos) {
-    fmt::print(stderr, "torch peer failed ({}): {}\n", command, output.substr(0, 400));
-    return std::nullopt;
-  }
-  auto json = nlohmann::json::parse(output.substr(line_start));
-  return TorchPeerResult{json["ms_per_step"], json["tokens_per_s"], json["threads"]};
 }
 
 }  // namespace alpha::perf

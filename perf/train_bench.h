@@ -1,9 +1,8 @@
 // Training-step benchmark: a GPT of a given config does full steps (zero grad, forward, loss,
 // backward, clip, AdamW) on random tokens; wall time per step (host submit to fence) and tokens/s,
-// median over iterations. The PyTorch CPU peer (perf/torch_gpt_step.py) runs the identical step.
+// median over iterations. The PyTorch peer (perf/torch_peer.h) runs the identical step.
 #pragma once
 
-#include <optional>
 #include <string>
 
 #include "engine/gpt/config.h"
@@ -17,22 +16,15 @@ struct TrainBenchResult {
   int batch = 0, seq = 0;
   double ms_per_step = 0, tokens_per_s = 0, spread_ms = 0;
   double flops_per_step = 0;  // training FLOPs of one step, PaLM/nanoGPT convention (perf/flops.h)
-  std::vector<gpt::MemoryGroup> memory;  // bytes per group (parameters, gradients, AdamW, activations)
+  std::vector<gpt::MemoryGroup>
+      memory;  // bytes per group (parameters, gradients, AdamW, activations)
   // GPU time per kernel over one profiled step (GPU timestamps), largest first; empty without them.
   std::vector<std::pair<std::string, double>> kernel_ms;
   size_t dispatches = 0, barriers = 0;
 };
 
-TrainBenchResult bench_train_step(vk::Context& context, const std::string& name, const gpt::GptConfig& config,
-                                  int batch, int seq, int iters, int warmup);
-
-struct TorchPeerResult {
-  double ms_per_step = 0, tokens_per_s = 0;
-  int threads = 0;
-};
-
-// Runs perf/torch_gpt_step.py with /usr/bin/python3 (ALPHA_TORCH_PYTHON overrides); nullopt with a
-// printed reason when torch is not available.
-std::optional<TorchPeerResult> torch_train_step(const gpt::GptConfig& config, int batch, int seq, int iters);
+TrainBenchResult bench_train_step(vk::Context& context, const std::string& name,
+                                  const gpt::GptConfig& config, int batch, int seq, int iters,
+                                  int warmup);
 
 }  // namespace alpha::perf

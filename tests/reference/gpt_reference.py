@@ -10,6 +10,7 @@ Input tensors: "config" i32 [n_layer, n_head, n_embd, seq_len, vocab_size, steps
 Output: "logits" (B,T,V), "loss" (1), "grad.<name>", "step_losses" (steps), "step_norms" (steps),
 "after.<name>" (parameters after all steps).
 Run with Debian's /usr/bin/python3 (python3-torch), float32 on the CPU.
+The GPT class is also the model of alpha bench's PyTorch peer (perf/torch_baseline.py), on any device.
 """
 import math
 import sys
@@ -40,10 +41,13 @@ class Block(nn.Module):
         q, k, v = self.attn.c_attn(self.ln_1(x)).split(C, dim=2)
         # (B, T, C) -> (B, NH, T, HS): heads moved apart before attention
         q, k, v = (t.view(B, T, self.NH, C // self.NH).transpose(1, 2) for t in (q, k, v))
-        scores = (q @ k.transpose(-2, -1)) / math.sqrt(C // self.NH)
-        mask = torch.ones(T, T, dtype=torch.bool).tril()
-        scores = scores.masked_fill(~mask, float("-inf"))
-        y = (F.softmax(scores, dim=-1) @ v).transpose(1, 2).contiguous().view(B, T, C)
+        if hasattr(F, "scaled_dot_product_attention"):  # torch >= 2: the fused kernel, same math
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            scores = (q @ k.transpose(-2, -1)) / math.sqrt(C // self.NH)
+            mask = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+            y = F.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1) @ v
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
         x = x + self.attn.c_proj(y)
         h = F.gelu(self.mlp.c_fc(self.ln_2(x)), approximate="tanh")
         return x + self.mlp.c_proj(h)
@@ -59,7 +63,7 @@ class GPT(nn.Module):
 
     def forward(self, tokens):
         T = tokens.shape[1]
-        x = self.wte(tokens) + self.wpe(torch.arange(T))
+        x = self.wte(tokens) + self.wpe(torch.arange(T, device=tokens.device))
         for block in self.h:
             x = block(x)
         return self.ln_f(x) @ self.wte.weight.T  # tied LM head
