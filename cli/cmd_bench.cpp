@@ -27,7 +27,7 @@ struct BenchOptions {
   int iters = 10;
   int warmup = 2;
   double row_budget_s = 5;  // timed seconds per kernel row at most (0: no limit)
-  std::string ops = "matmul,attention,layernorm,gelu,softmax_xent,adamw,train";
+  std::string ops = "matmul,attention,layernorm,gelu,softmax_xent,adamw,train,infer";
   std::string tile;
   int size = 0;  // 0: the GPT shapes of --shapes
   bool naive = true;
@@ -73,6 +73,7 @@ struct BenchWork {
   std::vector<perf::MatmulCase> matmuls;
   std::vector<perf::KernelCase> kernels;
   std::vector<perf::TrainCase> train;
+  std::vector<perf::TrainCase> infer;  // model and config; the prompt is --seq/2 tokens
 };
 
 BenchWork plan_work(const std::vector<std::string>& ops, const BenchOptions& o) {
@@ -94,6 +95,8 @@ BenchWork plan_work(const std::vector<std::string>& ops, const BenchOptions& o) 
   if (has(ops, "train"))
     for (const auto& model : split(o.models))
       work.train.push_back({model, bench_config(model, o), o.batch, o.seq});
+  if (has(ops, "infer"))
+    for (const auto& model : split(o.models)) work.infer.push_back({model, bench_config(model, o), 1, o.seq});
   return work;
 }
 
@@ -267,6 +270,26 @@ std::vector<perf::TrainRow> bench_train_table(vk::Context& context, const BenchO
   return rows;
 }
 
+// Prefill of a --seq/2-token prompt, then decode steps one token at a time up to --seq, with the KV cache.
+std::vector<perf::InferenceRow> bench_inference_table(vk::Context& context, const BenchOptions& o,
+                                                      const BenchWork& work) {
+  fmt::print("\n{:<6} {:>6} {:>6} {:>6}  {:>11} {:>13}  {:>10} {:>12}  {:>10}\n", "infer", "V", "prompt", "decode",
+             "prefill ms", "prefill tok/s", "decode ms", "decode tok/s", "memory");
+  std::vector<perf::InferenceRow> rows;
+  for (const auto& c : work.infer) {
+    const int prompt = std::max(1, c.seq / 2), steps = std::max(1, c.seq - prompt);
+    const auto r = perf::bench_inference(context, c.model, c.config, prompt, steps, o.iters);
+    fmt::print("{:<6} {:>6} {:>6} {:>6}  {:>11.2f} {:>13.0f}  {:>10.2f} {:>12.1f}  {:>6.1f} MiB\n", c.model,
+               c.config.vocab_size, prompt, steps, r.prefill_ms, r.prefill_tokens_per_s, r.decode_ms,
+               r.decode_tokens_per_s, r.memory_bytes / 1048576.0);
+    std::fflush(stdout);
+    rows.push_back({r, c.config});
+  }
+  fmt::print("inference: batch 1 with the KV cache; decode ms is one token's whole pass, median over every step "
+             "(no PyTorch peer yet)\n");
+  return rows;
+}
+
 // Fails early, before minutes of benchmarking, when a result could not be written.
 void check_writable(const std::string& path, const char* what) {
   namespace fs = std::filesystem;
@@ -315,8 +338,8 @@ void run_bench(const BenchOptions& o) {
   std::string known = "matmul";
   for (const auto& group : perf::kernel_groups()) known += ", " + group;
   for (const auto& op : ops)
-    if (op != "matmul" && op != "train" && !has(perf::kernel_groups(), op))
-      fail("--ops={}: unknown op '{}' (known: {}, train)", o.ops, op, known);
+    if (op != "matmul" && op != "train" && op != "infer" && !has(perf::kernel_groups(), op))
+      fail("--ops={}: unknown op '{}' (known: {}, train, infer)", o.ops, op, known);
   // Everything that could refuse a result is checked before the benchmarks run.
   const BenchWork work = plan_work(ops, o);
   if (!o.json.empty()) check_writable(o.json, "--json");
@@ -348,6 +371,7 @@ void run_bench(const BenchOptions& o) {
     report.kernels = bench_kernel_table(context, o, work, report.ceilings, report.torch);
   if (!work.train.empty())
     report.trains = bench_train_table(context, o, work, report.ceilings, report.torch);
+  if (!work.infer.empty()) report.inferences = bench_inference_table(context, o, work);
 
   if (!o.json.empty()) {
     perf::write_file_atomically(o.json, perf::report_json(report).dump(2) + "\n");
@@ -375,7 +399,7 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--ops", o.ops,
                   "What to run (comma-separated): matmul, attention, layernorm, gelu, "
-                  "softmax_xent, adamw, train")
+                  "softmax_xent, adamw, train, infer (prefill and decode with the KV cache)")
       ->capture_default_str();
   cmd->add_option(
          "--shapes", o.shapes,
@@ -387,7 +411,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--tile", o.tile, "Matmul tile BMxBNxBKxTMxTN instead of the device default");
   cmd->add_flag("!--no-naive", o.naive, "Skip the naive baseline kernel of --size");
   cmd->add_option("--model", o.models,
-                  "Model presets for the training step (comma-separated, e.g. d2,d6)")
+                  "Model presets for the training step and inference (comma-separated, e.g. d2,d6)")
       ->capture_default_str();
   cmd->add_option("--batch", o.batch, "Batch size (B) of the training step and the kernel shapes")
       ->capture_default_str()

@@ -151,6 +151,17 @@ json report_json(const BenchReport& report) {
   for (const auto& row : report.kernels) j["kernels"].push_back(kernel_json(row));
   j["train"] = json::array();
   for (const auto& row : report.trains) j["train"].push_back(train_json(row));
+  j["inference"] = json::array();
+  for (const auto& row : report.inferences) {
+    const InferenceBenchResult& r = row.result;
+    j["inference"].push_back({{"model", r.model}, {"n_layer", row.config.n_layer}, {"n_embd", row.config.n_embd},
+                              {"vocab_size", row.config.vocab_size}, {"prompt_tokens", r.prompt},
+                              {"decode_tokens", r.steps}, {"prefill_ms", number(r.prefill_ms)},
+                              {"prefill_tokens_per_s", number(r.prefill_tokens_per_s)},
+                              {"decode_ms", number(r.decode_ms)},
+                              {"decode_tokens_per_s", number(r.decode_tokens_per_s)},
+                              {"memory_bytes", r.memory_bytes}});
+  }
   return j;
 }
 
@@ -189,6 +200,15 @@ std::vector<HistoryRow> report_history_rows(const BenchReport& report) {
     add(config, "tokens_per_s", t.result.tokens_per_s);
     add(config, "mfu", t.mfu);
     if (t.torch) add(config, "torch_ms_per_step", t.torch->ms_per_step);
+  }
+  for (const auto& row : report.inferences) {
+    const InferenceBenchResult& r = row.result;
+    auto config = fmt::format("infer {} L{} H{} C{} V{} prompt {}", r.model, row.config.n_layer, row.config.n_head,
+                              row.config.n_embd, row.config.vocab_size, r.prompt);
+    add(config, "prefill_ms", r.prefill_ms);
+    add(config, "prefill_tokens_per_s", r.prefill_tokens_per_s);
+    add(config, "decode_ms", r.decode_ms);
+    add(config, "decode_tokens_per_s", r.decode_tokens_per_s);
   }
   return rows;
 }

@@ -11,6 +11,7 @@
 #include "engine/gpt/config.h"
 #include "perf/ceilings.h"
 #include "perf/history.h"
+#include "perf/inference_bench.h"
 #include "perf/kernel_bench.h"
 #include "perf/matmul_bench.h"
 #include "perf/torch_peer.h"
@@ -37,6 +38,11 @@ struct TrainRow {
   std::optional<TorchTrainStep> torch;
 };
 
+struct InferenceRow {
+  InferenceBenchResult result;
+  gpt::GptConfig config;
+};
+
 struct BenchReport {
   std::string time, commit;
   std::string device, device_type, driver, driver_info;
@@ -46,6 +52,7 @@ struct BenchReport {
   std::vector<MatmulRow> matmuls;
   std::vector<KernelRow> kernels;
   std::vector<TrainRow> trains;
+  std::vector<InferenceRow> inferences;  // no PyTorch peer yet
 };
 
 // Torch time over alpha's time: above 1 means alpha is faster.

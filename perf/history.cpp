@@ -106,7 +106,7 @@ void append_history(const std::string& path, const std::vector<HistoryRow>& rows
 MetricKind metric_kind(const std::string& metric) {
   if (metric.starts_with("torch_")) return MetricKind::Info;
   if (metric.ends_with("_ms") || metric == "ms_per_step") return MetricKind::Time;
-  if (metric == "gflops" || metric == "gbps" || metric == "tokens_per_s") return MetricKind::Throughput;
+  if (metric == "gflops" || metric == "gbps" || metric.ends_with("tokens_per_s")) return MetricKind::Throughput;
   return MetricKind::Info;
 }
 

@@ -8,7 +8,7 @@ alpha=$1
 source "$(dirname "$0")/common.sh"
 
 expect_fail "bad tile" "is not BMxBNxBKxTMxTN" "$alpha" bench --tile 64x64 --size 8
-expect_fail "unknown op" "unknown op 'conv' (known: matmul, attention, layernorm, gelu, softmax_xent, adamw, train)" \
+expect_fail "unknown op" "unknown op 'conv' (known: matmul, attention, layernorm, gelu, softmax_xent, adamw, train, infer)" \
   "$alpha" bench --ops conv
 expect_fail "bench bad model" "unknown model preset 'x7'" "$alpha" bench --ops train --model x7
 expect_fail "bench bad shapes" "unknown model preset 'q1'" "$alpha" bench --ops layernorm --shapes q1
@@ -109,7 +109,14 @@ assert abs(t["mfu"] - t["flops_per_s"] / (c["matmul_gflops"] * 1e9)) < 1e-9
 assert t["memory_total_bytes"] == sum(t["memory_bytes"].values()) and t["memory_bytes"]["parameters"] > 0
 positive(t["torch"], "ms_per_step", "tokens_per_s", "speed_ratio")
 assert t["torch"]["variant"] in t["torch"]["variants"], t["torch"]
+# inference: d1 with the KV cache, a T/2 = 8-token prompt, then 8 decode steps
+i, = j["inference"]
+positive(i, "prefill_ms", "prefill_tokens_per_s", "decode_ms", "decode_tokens_per_s", "memory_bytes")
+assert (i["model"], i["prompt_tokens"], i["decode_tokens"], i["vocab_size"]) == ("d1", 8, 8, 64), i
+assert abs(i["prefill_tokens_per_s"] - 8 / (i["prefill_ms"] / 1000)) < 1e-6 * i["prefill_tokens_per_s"]
+assert abs(i["decode_tokens_per_s"] - 1000 / i["decode_ms"]) < 1e-6 * i["decode_tokens_per_s"]
 ' "$tmp/all.json" && [ "$(grep -Ec ',"?kernel ' "$tmp/history.csv")" -eq 27 ] &&
+   [ "$(grep -c ',infer d1 L1 H1 C64 V64 prompt 8,' "$tmp/history.csv")" -eq 4 ] &&
    [ "$(grep -c ',torch_' "$tmp/history.csv")" -eq 14 ] && [ "$(grep -c ',ceiling ' "$tmp/history.csv")" -eq 2 ]; then
   pass "bench --vs-torch: every op beside its peer; --json has every field (positive, finite, counts by hand)"
 else
