@@ -17,7 +17,7 @@
 #include "cli/options.h"
 #include "common/error.h"
 #include "perf/bench_report.h"
-#include "perf/flops.h"
+#include "engine/gpt/flops.h"
 #include "version.h"
 
 namespace alpha::cli {
@@ -230,7 +230,7 @@ std::vector<perf::TrainRow> bench_train_table(vk::Context& context, const BenchO
     auto r = perf::bench_train_step(context, c.model, c.config, c.batch, c.seq, o.iters, o.warmup);
     perf::TrainRow row{
         r, c.config,
-        perf::mfu(r.flops_per_step / (r.ms_per_step / 1000.0), ceilings.matmul_gflops() * 1e9)};
+        gpt::mfu(r.flops_per_step / (r.ms_per_step / 1000.0), ceilings.matmul_gflops() * 1e9)};
     std::string torch_ms = "-", torch_tps = "-", ratio;
     if (torch) {
       const auto& t = torch->train[i];

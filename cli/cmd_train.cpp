@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 
@@ -12,6 +13,7 @@
 #include "cli/options.h"
 #include "common/error.h"
 #include "engine/train/run.h"
+#include "perf/matmul_bench.h"
 #include "engine/train/trainer.h"
 #include "version.h"
 
@@ -20,6 +22,19 @@ namespace alpha::cli {
 static std::string duration(double seconds) {
   const int s = static_cast<int>(seconds);
   return s >= 3600 ? fmt::format("{}h{:02}m", s / 3600, s % 3600 / 60) : fmt::format("{}m{:02}s", s / 60, s % 60);
+}
+
+// The device's FLOP/s on a 1024³ fp32 matmul (best tile, median of 3; about half a second on lavapipe):
+// the peak that the MFU column of the progress line and metrics.jsonl divides by. ALPHA_MFU_PEAK_GFLOPS
+// gives it instead (a datasheet figure, or to skip the probe).
+static double matmul_peak_flops(vk::Context& context) {
+  if (const char* given = std::getenv("ALPHA_MFU_PEAK_GFLOPS")) return std::atof(given) * 1e9;
+  perf::MatmulBenchOptions options;
+  options.iters = 3;
+  options.warmup = 1;
+  options.naive = false;
+  const auto results = perf::bench_matmul(context, {perf::square_matmul_case(1024, false)}, options);
+  return results.empty() ? 0 : results.front().gflops * 1e9;
 }
 
 // First Ctrl-C (or SIGTERM): checkpoint after the current step and exit; a second one kills.
@@ -76,6 +91,7 @@ void add_train_command(CLI::App& app) {
     o.cache_dir = cache_dir;
     o.git_commit = ALPHA_GIT_COMMIT;
     vk::Context context(context_options());
+    o.peak_flops = matmul_peak_flops(context);
     const bool terminal = isatty(fileno(stdout));
     std::signal(SIGINT, on_stop_signal);
     std::signal(SIGTERM, on_stop_signal);

@@ -8,7 +8,7 @@
 #include "engine/gpt/init.h"
 #include "engine/gpt/model.h"
 #include "engine/vk/command_stream.h"
-#include "perf/flops.h"
+#include "engine/gpt/flops.h"
 
 namespace alpha::perf {
 
@@ -39,7 +39,7 @@ TrainBenchResult bench_train_step(vk::Context& context, const std::string& name,
   r.ms_per_step = ms[ms.size() / 2];
   r.spread_ms = ms.back() - ms.front();
   r.tokens_per_s = batch * seq / (r.ms_per_step / 1000.0);
-  r.flops_per_step = double(batch) * seq * train_flops_per_token(config, seq);
+  r.flops_per_step = double(batch) * seq * gpt::train_flops_per_token(config, seq);
   r.memory = model.memory();
 
   // One more step with per-dispatch timestamps: where the time goes, by kernel.

@@ -15,7 +15,7 @@ struct TrainBenchResult {
   std::string model;
   int batch = 0, seq = 0;
   double ms_per_step = 0, tokens_per_s = 0, spread_ms = 0;
-  double flops_per_step = 0;  // training FLOPs of one step, PaLM/nanoGPT convention (perf/flops.h)
+  double flops_per_step = 0;  // training FLOPs of one step, PaLM/nanoGPT convention (engine/gpt/flops.h)
   std::vector<gpt::MemoryGroup>
       memory;  // bytes per group (parameters, gradients, AdamW, activations)
   // GPU time per kernel over one profiled step (GPU timestamps), largest first; empty without them.

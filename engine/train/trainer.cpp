@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "common/error.h"
+#include "engine/gpt/flops.h"
 #include "engine/gpt/generate.h"
 #include "engine/gpt/init.h"
 #include "engine/gpt/model.h"
@@ -201,6 +202,7 @@ std::filesystem::path run_training(vk::Context& context, const TrainOptions& opt
     out << fmt::format("--- step {}\n{}{}\n", step, prompt, tokenizer->decode(ids));
     if (!out.flush()) fail("cannot write {}", (run_dir / "samples.txt").string());
   };
+  const double flops_per_token = gpt::train_flops_per_token(config, options.seq);
   uint64_t memory_bytes = 0;
   for (const auto& group : model.memory()) memory_bytes += group.bytes;
 
@@ -241,8 +243,7 @@ std::filesystem::path run_training(vk::Context& context, const TrainOptions& opt
     report.tokens_per_s = B * T / (report.ms / 1000.0);
     const double elapsed = std::chrono::duration<double>(t1 - start).count();
     report.eta_s = elapsed / (step + 1 - first_step) * (options.steps - step - 1);
-    if (options.flops_per_token > 0 && options.peak_flops > 0)
-      report.mfu = report.tokens_per_s * options.flops_per_token / options.peak_flops;
+    report.mfu = gpt::mfu(report.tokens_per_s * flops_per_token, options.peak_flops);
     report.skipped = !std::isfinite(result.loss) || !std::isfinite(result.grad_norm);
     bad_in_a_row = report.skipped ? bad_in_a_row + 1 : 0;
     skipped_total += report.skipped;

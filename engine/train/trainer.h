@@ -39,9 +39,9 @@ struct TrainOptions {
   int max_bad_steps = 5;                  // non-finite steps in a row before the run stops
   int sample_every = 100;                 // steps between samples in samples.txt; 0: none
   int sample_tokens = 48;                 // tokens per sample
-  // Set by the caller for the MFU column (not saved with the run): training FLOPs per token, and the
-  // device's measured peak FLOP/s. 0: MFU not reported.
-  double flops_per_token = 0, peak_flops = 0;
+  // Set by the caller for the MFU column (not saved with the run): the device's measured peak FLOP/s
+  // (e.g. its best matmul). 0: MFU not reported.
+  double peak_flops = 0;
 
   // Throws alpha::Error naming the bad option.
   void validate() const;

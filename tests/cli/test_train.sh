@@ -35,7 +35,7 @@ assert sum(1 for l in lines if "val_loss" in l) == 2, "validation at steps 20 an
 first = sum(l["loss"] for l in lines[:5]) / 5
 last = sum(l["loss"] for l in lines[-5:]) / 5
 assert last < first - 0.5, (first, last)
-assert all(l["memory_mb"] > 0 for l in lines)
+assert all(l["memory_mb"] > 0 and 0 < l["mfu"] and math.isfinite(l["mfu"]) for l in lines)
 samples = open(f"{d}/samples.txt").read()
 assert samples.count("--- step ") == 2 and "--- step 40" in samples, samples
 PY

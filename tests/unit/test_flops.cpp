@@ -1,4 +1,4 @@
-// Training FLOPs per token (PaLM/nanoGPT convention, perf/flops.h) against a hand count for d2, MFU
+// Training FLOPs per token (PaLM/nanoGPT convention, engine/gpt/flops.h) against a hand count for d2, MFU
 // for given numbers, and each benchmarked kernel's FLOP and byte counts (perf/kernel_costs.h)
 // against hand counts. Pure arithmetic: no device. The config-to-N step is checked by
 // tests/cli/test_bench.sh.
@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "perf/flops.h"
+#include "engine/gpt/flops.h"
 #include "perf/kernel_costs.h"
 
 namespace alpha::test {
@@ -25,17 +25,17 @@ TEST_CASE("training FLOPs per token of d2 (V = 4096, T = 256) match a hand count
   //   12·L·H·Q·T                               = 12·2·2·64·256         =   786432
   //   FLOPs per token                          = 5526528 + 786432      =  6312960
   constexpr int64_t N = 921088;
-  static_assert(perf::train_flops_per_token(N, 2, 2, 64, 256) == 6312960.0);
-  CHECK(perf::train_flops_per_token(N, 2, 2, 64, 256) == doctest::Approx(6312960.0));
+  static_assert(gpt::train_flops_per_token(N, 2, 2, 64, 256) == 6312960.0);
+  CHECK(gpt::train_flops_per_token(N, 2, 2, 64, 256) == doctest::Approx(6312960.0));
   // One step of B = 8 sequences: 8·256 tokens · 6312960 = 12 928 942 080 FLOPs.
-  CHECK(8 * 256 * perf::train_flops_per_token(N, 2, 2, 64, 256) == doctest::Approx(12928942080.0));
+  CHECK(8 * 256 * gpt::train_flops_per_token(N, 2, 2, 64, 256) == doctest::Approx(12928942080.0));
 }
 
 TEST_CASE("MFU is achieved over peak FLOP/s") {
   // 12.93 GFLOP per step at 400 ms/step = 32.32 GFLOP/s achieved; peak 80.8 GFLOP/s -> 0.4.
-  CHECK(perf::mfu(12.928e9 / 0.4, 80.8e9) == doctest::Approx(0.4));
-  CHECK(perf::mfu(5.0, 10.0) == doctest::Approx(0.5));
-  CHECK(perf::mfu(5.0, 0.0) == 0.0);  // no peak measured
+  CHECK(gpt::mfu(12.928e9 / 0.4, 80.8e9) == doctest::Approx(0.4));
+  CHECK(gpt::mfu(5.0, 10.0) == doctest::Approx(0.5));
+  CHECK(gpt::mfu(5.0, 0.0) == 0.0);  // no peak measured
 }
 
 TEST_CASE("matmul and attention FLOPs and bytes match a hand count") {

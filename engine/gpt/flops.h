@@ -1,12 +1,13 @@
 // Training FLOPs of a GPT step and model FLOPs utilization (MFU), counted the PaLM/nanoGPT way.
-// The arithmetic is pure and lives here; measuring the peak (the bench's best matmul) is the caller's.
+// The arithmetic is pure and lives here; measuring the peak (the bench's best matmul, or the trainer's
+// quick probe) is the caller's.
 #pragma once
 
 #include <cstdint>
 
 #include "engine/gpt/config.h"
 
-namespace alpha::perf {
+namespace alpha::gpt {
 
 // Training FLOPs per token (forward + backward), PaLM appendix B / nanoGPT's estimate_mfu:
 //   6·N + 12·L·H·Q·T
@@ -26,8 +27,8 @@ constexpr double mfu(double achieved_flops_per_s, double peak_flops_per_s) {
 }
 
 // N as above for a config: ParameterLayout(config).count() minus the position table (seq_len·C).
-int64_t flops_parameter_count(const gpt::GptConfig& config);
+int64_t flops_parameter_count(const GptConfig& config);
 // train_flops_per_token for a config at sequence length `seq` (the T actually trained).
-double train_flops_per_token(const gpt::GptConfig& config, int seq);
+double train_flops_per_token(const GptConfig& config, int seq);
 
-}  // namespace alpha::perf
+}  // namespace alpha::gpt

@@ -1,17 +1,17 @@
 // FLOPs of a GPT config (see flops.h): the parameter count comes from the model's own size table.
-#include "perf/flops.h"
+#include "engine/gpt/flops.h"
 
 #include "engine/gpt/parameters.h"
 
-namespace alpha::perf {
+namespace alpha::gpt {
 
-int64_t flops_parameter_count(const gpt::GptConfig& config) {
-  gpt::ParameterLayout layout(config);
+int64_t flops_parameter_count(const GptConfig& config) {
+  ParameterLayout layout(config);
   return layout.count() - layout.params[layout.wpe].numel;
 }
 
-double train_flops_per_token(const gpt::GptConfig& config, int seq) {
+double train_flops_per_token(const GptConfig& config, int seq) {
   return train_flops_per_token(flops_parameter_count(config), config.n_layer, config.n_head, config.head_size(), seq);
 }
 
-}  // namespace alpha::perf
+}  // namespace alpha::gpt
