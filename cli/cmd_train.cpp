@@ -50,7 +50,11 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--data", o.data, "Text files, folders, globs or .jsonl (\"text\" field)");
   cmd->add_option("--model", o.model, "Model preset d1..d48 (d2 tiny, d6 small, d12 = GPT-2 124M)")->capture_default_str();
   cmd->add_option("--steps", o.steps, "Optimizer steps")->capture_default_str();
-  cmd->add_option("--batch", o.batch, "Sequences per step (B)")->capture_default_str();
+  cmd->add_option("--tokens", o.tokens, "Train on this many tokens instead of --steps (steps = tokens / (B·T·accum))");
+  cmd->add_option("--batch", o.batch, "Sequences per micro-batch (B)")->capture_default_str();
+  cmd->add_option("--grad-accum", o.grad_accum,
+                  "Micro-batches per optimizer step (gradients summed): an effective batch of B × this")
+      ->capture_default_str();
   cmd->add_option("--seq", o.seq, "Tokens per sequence (T)")->capture_default_str();
   cmd->add_option("--lr", o.lr, "Peak learning rate")->capture_default_str();
   cmd->add_option("--min-lr", o.min_lr, "Learning rate at the end of the decay")->capture_default_str();
@@ -60,6 +64,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--clip", o.clip, "Clip the global gradient norm to this (0: off)")->capture_default_str();
   cmd->add_option("--eval-every", o.eval_every, "Steps between validation passes (0: none)")->capture_default_str();
   cmd->add_option("--eval-batches", o.eval_batches, "Batches per validation pass")->capture_default_str();
+  cmd->add_option("--eval-tokens", o.eval_tokens, "Tokens per validation pass instead of --eval-batches");
   cmd->add_option("--seed", o.seed, "Seed for initialisation and batch order")->capture_default_str();
   cmd->add_option("--vocab", o.vocab, "Vocabulary size when a tokenizer is trained")->capture_default_str();
   cmd->add_option("--run", o.run, "Run name (default: <model>-<date>-<time>)");

@@ -253,7 +253,7 @@ void GptModel::set_batch(std::span<const int32_t> tokens, std::span<const int32_
   upload(arena_, acts_->targets, targets);
 }
 
-void GptModel::forward(vk::CommandStream& stream, bool with_loss) {
+void GptModel::forward(vk::CommandStream& stream, bool with_loss, float dloss_scale) {
   auto& a = *acts_;
   const auto& P = layout_;
   const int NH = config_.n_head;
@@ -281,7 +281,8 @@ void GptModel::forward(vk::CommandStream& stream, bool with_loss) {
   lm_head_forward(stream, a.lnf, parameter(P.wte), a.logits, max_binding_bytes_);  // (B,T,V) = lnf · wteᵀ (tied)
   if (!with_loss) return;
   if (valid_targets_ == 0) fail("forward: every target of the batch is ignored (-1); there is no loss to compute");
-  ops::softmax_cross_entropy(stream, a.logits, a.targets, a.losses, a.logits, 1.0f / valid_targets_,
+  ops::softmax_cross_entropy(stream, a.logits, a.targets, a.losses, a.logits,
+                             dloss_scale != 0 ? dloss_scale : 1.0f / valid_targets_,
                              max_binding_bytes_);
   ops::reduce_sum(stream, a.losses, a.partials, a.loss_sum);
 }
@@ -357,15 +358,23 @@ float GptModel::read_grad_norm() { return std::sqrt(download(arena_, acts_->norm
 std::vector<float> GptModel::read_logits() { return download(arena_, acts_->logits); }
 
 StepResult GptModel::train_step(std::span<const int32_t> tokens, std::span<const int32_t> targets,
-                                const ops::AdamWConfig& config) {
-  set_batch(tokens, targets);
-  vk::CommandStream stream(context_);
-  zero_grad(stream);
-  forward(stream, true);
-  backward(stream);
-  optimizer_step(stream, config);
-  stream.submit();
-  return {read_loss(), read_grad_norm()};
+                                const ops::AdamWConfig& config, int micro_batches) {
+  const size_t n = size_t(B_) * T_;
+  if (micro_batches < 1 || tokens.size() != n * micro_batches || targets.size() != n * micro_batches)
+    fail("train_step: {} tokens and {} targets for {} micro-batches of {}x{}", tokens.size(), targets.size(),
+         micro_batches, B_, T_);
+  double loss = 0;
+  for (int k = 0; k < micro_batches; ++k) {
+    set_batch(tokens.subspan(k * n, n), targets.subspan(k * n, n));  // after the previous submit's fence
+    vk::CommandStream stream(context_);
+    if (k == 0) zero_grad(stream);
+    forward(stream, true, valid_targets_ ? 1.0f / (static_cast<float>(valid_targets_) * micro_batches) : 0.0f);
+    backward(stream);
+    if (k + 1 == micro_batches) optimizer_step(stream, config);
+    stream.submit();
+    loss += read_loss();
+  }
+  return {static_cast<float>(loss / micro_batches), read_grad_norm()};
 }
 
 }  // namespace alpha::gpt

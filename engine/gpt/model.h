@@ -63,8 +63,9 @@ class GptModel {
   // tokens and targets are (B, T); a target of -1 is ignored by the loss.
   void set_batch(std::span<const int32_t> tokens, std::span<const int32_t> targets);
 
-  // Recording. forward with loss also leaves d(loss)/d(logits) in the logits buffer (fused).
-  void forward(vk::CommandStream& stream, bool with_loss);
+  // Recording. forward with loss also leaves d(loss)/d(logits) in the logits buffer (fused), scaled
+  // by dloss_scale: 0 means 1 / (the batch's valid targets), the gradient of the batch's mean loss.
+  void forward(vk::CommandStream& stream, bool with_loss, float dloss_scale = 0);
   void zero_grad(vk::CommandStream& stream);
   void backward(vk::CommandStream& stream);
   void optimizer_step(vk::CommandStream& stream, const ops::AdamWConfig& config);
@@ -75,8 +76,12 @@ class GptModel {
   std::vector<float> read_logits();  // (B, T, V); valid after forward(with_loss = false)
 
   // zero_grad + forward + backward + optimizer step in one stream, one submit.
+  // With micro_batches = K > 1, tokens and targets hold K batches of (B, T) one after another:
+  // gradient accumulation. Each is one submit (forward + backward, the gradients summed), and the
+  // optimizer steps once after the last, on the mean of the K batches' mean losses; the loss returned
+  // is that mean.
   StepResult train_step(std::span<const int32_t> tokens, std::span<const int32_t> targets,
-                        const ops::AdamWConfig& config);
+                        const ops::AdamWConfig& config, int micro_batches = 1);
 
  private:
   struct Activations;

@@ -37,7 +37,8 @@ nlohmann::json options_to_json(const TrainOptions& o) {
           {"eval_batches", o.eval_batches}, {"seed", o.seed}, {"vocab", o.vocab}, {"run", o.run},
           {"runs_dir", o.runs_dir.string()}, {"tokenizer", o.tokenizer_artifacts.string()},
           {"cache_dir", o.cache_dir.string()}, {"ckpt_every", o.ckpt_every}, {"keep", o.keep},
-          {"max_bad_steps", o.max_bad_steps}, {"sample_every", o.sample_every}, {"sample_tokens", o.sample_tokens}};
+          {"max_bad_steps", o.max_bad_steps}, {"sample_every", o.sample_every}, {"sample_tokens", o.sample_tokens},
+          {"grad_accum", o.grad_accum}, {"tokens", o.tokens}, {"eval_tokens", o.eval_tokens}};
 }
 
 TrainOptions options_from_json(const nlohmann::json& j, const fs::path& where) {
@@ -54,6 +55,8 @@ TrainOptions options_from_json(const nlohmann::json& j, const fs::path& where) {
     o.ckpt_every = j.at("ckpt_every"), o.keep = j.at("keep");
     o.max_bad_steps = j.value("max_bad_steps", o.max_bad_steps);  // optional: runs of earlier versions lack them
     o.sample_every = j.value("sample_every", 0), o.sample_tokens = j.value("sample_tokens", o.sample_tokens);
+    o.grad_accum = j.value("grad_accum", 1), o.tokens = j.value("tokens", int64_t(0));
+    o.eval_tokens = j.value("eval_tokens", int64_t(0));
     return o;
   } catch (const nlohmann::json::exception& e) {
     fail("{} does not hold a run's options ({}): is it a run directory of this alpha?", where.string(), e.what());

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <numbers>
 #include <optional>
+#include <span>
 
 #include "common/error.h"
 #include "engine/gpt/flops.h"
@@ -38,10 +39,19 @@ void TrainOptions::validate() const {
     fail("--schedule={} is not one of cosine, linear, constant", schedule);
   if (!(weight_decay >= 0)) fail("--weight-decay must not be negative");
   if (eval_every < 0 || eval_batches <= 0) fail("--eval-every must be >= 0 and --eval-batches positive");
+  if (grad_accum < 1) fail("--grad-accum must be at least 1, not {}", grad_accum);
+  if (tokens < 0 || eval_tokens < 0) fail("--tokens and --eval-tokens must not be negative");
   if (ckpt_every < 0) fail("--ckpt-every must not be negative");
   if (keep < 1) fail("--keep must be at least 1, not {}", keep);
   if (max_bad_steps < 1) fail("--max-bad-steps must be at least 1, not {}", max_bad_steps);
   if (sample_every < 0 || sample_tokens < 1) fail("--sample-every must be >= 0 and --sample-tokens positive");
+}
+
+void TrainOptions::resolve_counts() {
+  const int64_t per_step = int64_t(batch) * seq * grad_accum, per_batch = int64_t(batch) * seq;
+  if (tokens > 0 && per_step > 0) steps = static_cast<int>(std::min<int64_t>((tokens + per_step - 1) / per_step, 1 << 30));
+  if (eval_tokens > 0 && per_batch > 0)
+    eval_batches = static_cast<int>(std::min<int64_t>((eval_tokens + per_batch - 1) / per_batch, 1 << 20));
 }
 
 float learning_rate(const TrainOptions& o, int step) {
@@ -61,8 +71,8 @@ std::string default_run_name(const std::string& model) {
 }
 
 // Splits a loader batch of B windows of T+1 ids into inputs (B,T) and next-token targets (B,T).
-void split_windows(const std::vector<int32_t>& windows, int B, int T, std::vector<int32_t>& tokens,
-                   std::vector<int32_t>& targets) {
+void split_windows(const std::vector<int32_t>& windows, int B, int T, std::span<int32_t> tokens,
+                   std::span<int32_t> targets) {
   for (int b = 0; b < B; ++b)
     for (int t = 0; t < T; ++t) {
       tokens[b * T + t] = windows[b * (T + 1) + t];
@@ -208,14 +218,15 @@ std::filesystem::path run_training(vk::Context& context, const TrainOptions& opt
 
   std::ofstream metrics(run_dir / "metrics.jsonl", std::ios::app);
   const int B = options.batch, T = options.seq;
-  std::vector<int32_t> tokens(B * T), targets(B * T), windows(B * (T + 1));
+  const int K = options.grad_accum;
+  std::vector<int32_t> tokens(K * B * T), targets(K * B * T), windows(B * (T + 1));
   auto validation_loss = [&] {
     data::BatchLoader val(val_tokens, B, T, options.seed + 1);  // the same batches every pass
     double sum = 0;
     for (int i = 0; i < options.eval_batches; ++i) {
       val.next(windows);
-      split_windows(windows, B, T, tokens, targets);
-      model.set_batch(tokens, targets);
+      split_windows(windows, B, T, std::span(tokens).first(B * T), std::span(targets).first(B * T));
+      model.set_batch(std::span(tokens).first(B * T), std::span(targets).first(B * T));
       vk::CommandStream stream(context);
       model.forward(stream, true);
       stream.submit();
@@ -231,16 +242,19 @@ std::filesystem::path run_training(vk::Context& context, const TrainOptions& opt
   int bad_in_a_row = 0, skipped_total = 0;
   const auto start = std::chrono::steady_clock::now();
   for (int step = first_step; step < options.steps; ++step) {
-    loader->next(windows);
-    split_windows(windows, B, T, tokens, targets);
+    for (int k = 0; k < K; ++k) {
+      loader->next(windows);
+      split_windows(windows, B, T, std::span(tokens).subspan(k * B * T, B * T),
+                    std::span(targets).subspan(k * B * T, B * T));
+    }
     adamw.lr = learning_rate(options, step);
     adamw.step = step + 1;
     const auto t0 = std::chrono::steady_clock::now();
-    const auto result = model.train_step(tokens, targets, adamw);
+    const auto result = model.train_step(tokens, targets, adamw, K);
     const auto t1 = std::chrono::steady_clock::now();
     StepReport report{step + 1, options.steps, result.loss, adamw.lr, result.grad_norm};
     report.ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
-    report.tokens_per_s = B * T / (report.ms / 1000.0);
+    report.tokens_per_s = double(K) * B * T / (report.ms / 1000.0);
     const double elapsed = std::chrono::duration<double>(t1 - start).count();
     report.eta_s = elapsed / (step + 1 - first_step) * (options.steps - step - 1);
     report.mfu = gpt::mfu(report.tokens_per_s * flops_per_token, options.peak_flops);
@@ -295,6 +309,7 @@ std::filesystem::path train(vk::Context& context, const TrainOptions& options,
   options.validate();
   gpt::GptConfig::preset(options.model);
   TrainOptions resolved = options;
+  resolved.resolve_counts();
   if (resolved.run.empty()) resolved.run = default_run_name(options.model);
   const auto run_dir = options.runs_dir / resolved.run;
   // A run lives in run_dir once it has a config.json; other files (a launcher's log and pid file, as

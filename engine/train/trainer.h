@@ -17,7 +17,9 @@ struct TrainOptions {
   std::vector<std::string> data;          // text files, folders, globs, .jsonl
   std::string model = "d2";               // preset: d1 .. d48
   int steps = 300;                        // optimizer steps
+  int64_t tokens = 0;                     // > 0: train on this many tokens instead (sets steps)
   int batch = 8;                          // B
+  int grad_accum = 1;                     // micro-batches of B×T per optimizer step
   int seq = 128;                          // T
   float lr = 3e-3f;                       // peak learning rate
   float min_lr = 3e-4f;                   // floor of the decay
@@ -27,6 +29,7 @@ struct TrainOptions {
   float clip = 1.0f;                      // global grad-norm clip; <= 0 disables
   int eval_every = 50;                    // steps between validation passes; 0 disables
   int eval_batches = 4;                   // validation batches per pass
+  int64_t eval_tokens = 0;                // > 0: validation tokens per pass instead (sets eval_batches)
   uint64_t seed = 1;
   int vocab = 4096;                       // tokenizer vocabulary when one is trained
   std::string run;                        // run name; default: <model>-<date>-<time>
@@ -45,6 +48,8 @@ struct TrainOptions {
 
   // Throws alpha::Error naming the bad option.
   void validate() const;
+  // steps from tokens and eval_batches from eval_tokens, where those are given.
+  void resolve_counts();
 };
 
 // Learning rate at a 0-based step: linear warmup to lr, then the schedule down to min_lr at the end.

@@ -72,6 +72,21 @@ else
   fail "config file"
 fi
 
+# --tokens sets the steps and --eval-tokens the validation batches; --grad-accum steps once per 2 micro-batches.
+if run --data "$work/corpus.txt" --model d1 --batch 2 --seq 32 --vocab 300 --grad-accum 2 --tokens 640 --eval-every 5 \
+  --eval-tokens 100 --sample-every 0 --run accum >/dev/null 2>&1 && /usr/bin/python3 - "$work/runs/accum" <<'PY'
+import json, sys
+c = json.load(open(f"{sys.argv[1]}/config.json"))
+assert (c["steps"], c["grad_accum"], c["eval_batches"]) == (5, 2, 2), c  # 640 / (2·32·2); 100 / (2·32), rounded up
+lines = [json.loads(l) for l in open(f"{sys.argv[1]}/metrics.jsonl")]
+assert [l["step"] for l in lines] == [1, 2, 3, 4, 5] and "val_loss" in lines[-1], lines
+PY
+then
+  pass "--tokens, --eval-tokens and --grad-accum"
+else
+  fail "--tokens/--grad-accum"
+fi
+
 # Non-finite steps: an absurd learning rate blows the weights up; each NaN step is skipped, and after
 # --max-bad-steps in a row the run stops with an error and a checkpoint of the untouched weights.
 err=$(run --data "$work/corpus.txt" --model d1 --batch 4 --seq 32 --vocab 300 --warmup 1 --steps 40 --eval-every 0 \

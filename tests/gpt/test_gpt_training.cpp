@@ -82,3 +82,46 @@ TEST_CASE("the parameter layout puts decayed tensors first, aligned, and counts 
 }
 
 }  // namespace alpha::test
+
+namespace alpha::test {
+
+TEST_CASE_FIXTURE(GpuFixture, "gradient accumulation over 2 micro-batches of B=1 matches one step of B=2") {
+  const GptConfig config = tiny();
+  const int T = 16, steps = 3;
+  const float lr = 1e-2f;
+  const auto init = gpt::init_parameters(config, gpt::ParameterLayout(config), 4);
+  gpt::Rng rng(5);
+  std::vector<int32_t> tokens(2 * T), targets(2 * T);
+  for (auto& t : tokens) t = static_cast<int32_t>(rng.next_u64() % config.vocab_size);
+  for (auto& t : targets) t = static_cast<int32_t>(rng.next_u64() % config.vocab_size);
+  ops::AdamWConfig adamw;
+  adamw.lr = lr;
+  adamw.weight_decay = 0.1f;
+  adamw.max_norm = 1.0f;
+  auto run = [&](int B, int micro_batches) {
+    gpt::GptModel model(gpu(), config, B, T);
+    model.set_parameters(init);
+    std::vector<float> losses;  // and gradient norms (Adam alone would hide a wrongly scaled gradient)
+    for (int step = 1; step <= steps; ++step) {
+      adamw.step = step;
+      const auto result = model.train_step(tokens, targets, adamw, micro_batches);
+      losses.push_back(result.loss);
+      losses.push_back(result.grad_norm);
+    }
+    return std::pair{losses, model.parameters()};
+  };
+  const auto [whole_losses, whole] = run(2, 1);
+  const auto [accumulated_losses, accumulated] = run(1, 2);
+  for (int i = 0; i < 2 * steps; ++i)
+    CHECK(accumulated_losses[i] == doctest::Approx(whole_losses[i]).epsilon(1e-5));
+  double worst = 0;  // in units of lr·steps, as tests/gpt's PyTorch comparison
+  for (size_t i = 0; i < whole.size(); ++i)
+    worst = std::max(worst, std::abs(double(whole[i]) - accumulated[i]) / (lr * steps));
+  INFO("worst parameter difference: " << worst << " lr·steps");
+  CHECK(worst < 1e-2);
+  CHECK(whole != init);  // it did train
+  gpt::GptModel model(gpu(), config, 1, T);
+  CHECK_THROWS_WITH_AS(model.train_step(tokens, targets, adamw, 3), doctest::Contains("3 micro-batches"), Error);
+}
+
+}  // namespace alpha::test
