@@ -38,6 +38,11 @@ static_assert(sizeof(NaivePush) == 12);
 static const MatmulTile kGpuTile{64, 64, 16, 4, 4};
 static const MatmulTile kCpuTile{128, 16, 4, 16, 16};
 static const MatmulTile kCpuPortableTile{64, 64, 16, 8, 8};
+// - CPU devices, at most kSkinnyRows rows of C (decoding with a KV cache: one token's row): one
+//   invocation per workgroup, one row of 16 columns. The 128-row tile would load its shared row 128
+//   times over; this measured 7x faster for d6 decode steps (perf/kernels.md).
+static const MatmulTile kCpuSkinnyTile{1, 16, 4, 1, 16};
+constexpr int64_t kSkinnyRows = 4;
 
 // ALPHA_DISABLE_CPU_MATMUL=1: CPU devices use the portable kernel too. Read once.
 static bool cpu_matmul_disabled() {
@@ -119,7 +124,9 @@ void matmul(vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
     require_f32(*bias, "matmul", "bias");
     if (bias->numel() != N) fail("matmul: bias has {} elements, expected N = {}", bias->numel(), N);
   }
-  const MatmulTile t = tile ? *tile : default_matmul_tile(stream);
+  MatmulTile t = tile ? *tile : default_matmul_tile(stream);
+  const bool tile_from_env = std::getenv("ALPHA_MATMUL_TILE") && *std::getenv("ALPHA_MATMUL_TILE");
+  if (!tile && !tile_from_env && M <= kSkinnyRows && uses_cpu_matmul(stream, t)) t = kCpuSkinnyTile;
   check_tile(stream, t);
 
   const bool cpu_kernel = uses_cpu_matmul(stream, t);

@@ -95,6 +95,9 @@ TEST_CASE_FIXTURE(GpuFixture, "matmul matches the CPU reference for every layout
       // multiples of 4 (but of no tile): matmul_cpu.comp's vec4 loads; the TN one has a K tail
       {36, 52, 28, Layout::NN, true, true},   {36, 52, 28, Layout::NT, false, true},
       {36, 52, 28, Layout::TN, true, false},  {44, 20, 30, Layout::TN, false, false},
+      // a few rows (KV-cache decoding): the default picks the one-row tile on CPU devices
+      {1, 70, 36, Layout::NT, true, true},    {2, 45, 29, Layout::NN, true, false},
+      {4, 33, 40, Layout::TN, false, true},
   };
   // The device default, the table entries and odd tiles, so every tile shape is exercised on
   // lavapipe whatever the default is. Tiles with BN = TN run matmul_cpu.comp on CPU devices
@@ -102,7 +105,7 @@ TEST_CASE_FIXTURE(GpuFixture, "matmul matches the CPU reference for every layout
   const std::vector<std::optional<ops::MatmulTile>> tiles = {
       std::nullopt, ops::MatmulTile{64, 64, 16, 4, 4}, ops::MatmulTile{64, 64, 16, 8, 8},
       ops::MatmulTile{32, 16, 8, 4, 2}, ops::MatmulTile{128, 16, 4, 16, 16}, ops::MatmulTile{32, 8, 4, 4, 8},
-      ops::MatmulTile{24, 6, 4, 3, 6}};
+      ops::MatmulTile{24, 6, 4, 3, 6}, ops::MatmulTile{1, 16, 4, 1, 16}};
   for (const auto& tile : tiles)
     for (const auto& shape : shapes) check_matmul(shape, tile);
 }
