@@ -31,9 +31,8 @@ class GptDecoder {
   int position() const { return position_; }
   int capacity() const { return config_.seq_len; }
   uint64_t memory_bytes() const;  // parameters + cache + activations
-  int64_t layout_floats() const { return layout_.total_floats; }
 
-  void set_parameters(std::span<const float> values);  // layout_floats() floats; not with shared ones
+  void set_parameters(std::span<const float> values);  // the parameter layout's floats; not with shared ones
   void reset() { position_ = 0; }                       // forget the cached context
 
   // Runs `tokens` at positions position().. through the model, caching their keys and values, and

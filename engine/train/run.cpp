@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "common/error.h"
+#include "engine/gpt/parameters.h"
 #include "tokenizer/load.h"
 
 namespace alpha::train {
@@ -111,6 +112,10 @@ Checkpoint load_run_checkpoint(const Run& run, const std::string& which) {
   if (checkpoint->meta.value("tokenizer_hash", "") != run.tokenizer_hash)
     fail("the checkpoint at step {} was trained with another tokenizer than run {}", checkpoint->step,
          run.dir.string());
+  const int64_t floats = gpt::ParameterLayout(run.model).total_floats;
+  if (static_cast<int64_t>(checkpoint->params.size()) != floats)
+    fail("the checkpoint at step {} holds {} parameters, run {}'s model {} has {}: another model config",
+         checkpoint->step, checkpoint->params.size(), run.dir.string(), run.model.describe(), floats);
   return *checkpoint;
 }
 

@@ -33,6 +33,7 @@ Run open_run(const std::filesystem::path& dir);
 
 // `which`: empty for the newest checkpoint that reads cleanly (a corrupt newer one is skipped with a
 // warning on stderr), "best" for the best-by-validation-loss one, a step number, or a file path.
+// A checkpoint of another tokenizer or with another parameter count than the run's model is refused.
 Checkpoint load_run_checkpoint(const Run& run, const std::string& which = "");
 
 // The run's tokenizer; a missing file, or one that is not the tokenizer the run trained with (its hash

@@ -60,6 +60,9 @@ sample_fails() {  # NAME PATTERN ARGS...
 sample_fails "sample of a missing run" "no such run" --run nope --prompt x
 sample_fails "sample with a bad temperature" "--temperature" --run tiny --prompt x --temperature -1
 sample_fails "sample of a missing checkpoint" "no checkpoint at step 999" --run tiny --prompt x --checkpoint 999
+cp -r "$work/runs/tiny" "$work/runs/reshaped"
+sed -i 's/"n_layer": 1,/"n_layer": 2,/' "$work/runs/reshaped/config.json"
+sample_fails "sample of a run whose config no longer fits its checkpoints" "another model config" --run reshaped --prompt x
 
 # A JSON config file gives the options; a flag on the command line wins over it.
 printf '{"model": "d1", "steps": 30, "batch": 2, "seq": 32, "vocab": 300, "eval_every": 0, "sample_every": 0}\n' \
