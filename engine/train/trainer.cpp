@@ -23,6 +23,7 @@
 #include "engine/train/data/batch_loader.h"
 #include "engine/train/data/token_cache.h"
 #include "engine/train/run.h"
+#include "tokenizer/file_io.h"
 #include "tokenizer/load.h"
 
 namespace alpha::train {
@@ -80,16 +81,6 @@ void split_windows(const std::vector<int32_t>& windows, int B, int T, std::span<
     }
 }
 
-void write_json(const std::filesystem::path& path, const nlohmann::json& json) {
-  const auto temp = std::filesystem::path(path).concat(".tmp");
-  {
-    std::ofstream out(temp);
-    out << json.dump(2) << "\n";
-    if (!out.flush()) fail("cannot write {}", temp.string());
-  }
-  std::filesystem::rename(temp, path);
-}
-
 std::atomic<bool> stop_requested{false};
 
 // Keeps the metrics lines of steps <= `step` (a resumed run rewrites what came after its checkpoint).
@@ -100,9 +91,7 @@ void truncate_metrics(const std::filesystem::path& path, int step) {
     auto j = nlohmann::json::parse(line, nullptr, false);
     if (!j.is_discarded() && j.contains("step") && j["step"].get<int>() <= step) kept += line + "\n";
   }
-  const auto temp = std::filesystem::path(path).concat(".tmp");
-  std::ofstream(temp) << kept;
-  std::filesystem::rename(temp, path);
+  tok::write_file_atomic(path, kept);
 }
 
 // Shared by train() and resume(): `checkpoint` is null for a new run.
@@ -174,7 +163,7 @@ std::filesystem::path run_training(vk::Context& context, const TrainOptions& opt
                         {"train_tokens", prepared->train_tokens}, {"val_tokens", prepared->val_tokens},
                         {"git_commit", options.git_commit}, {"device", info.name},
                         {"driver", fmt::format("{} {}", info.driver_name, info.driver_info)}});
-    write_json(run_dir / "config.json", config_json);
+    tok::write_file_atomic(run_dir / "config.json", config_json.dump(2) + "\n");
   }
 
   auto snapshot = [&](int step) {
