@@ -1,8 +1,9 @@
 // `alpha bench`: benchmarks on the chosen device. The device's ceilings (a large copy, the best
 // square matmul), the matmul and kernel tables at the GPT's own shapes (median device time from GPU
 // timestamps, GFLOP/s or GB/s, fraction of the ceiling), the training step (ms/step, tokens/s, MFU,
-// memory); with --vs-torch PyTorch times the identical work first and every row shows both. A JSON
-// report (--json) and the perf/history.csv record and regression check (--record, --check).
+// memory), inference with the KV cache (prefill and decode tokens/s); with --vs-torch PyTorch times
+// the identical work first and every row shows both. A JSON report (--json) and the
+// perf/history.csv record and regression check (--record, --check).
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -73,7 +74,7 @@ struct BenchWork {
   std::vector<perf::MatmulCase> matmuls;
   std::vector<perf::KernelCase> kernels;
   std::vector<perf::TrainCase> train;
-  std::vector<perf::TrainCase> infer;  // model and config; the prompt is --seq/2 tokens
+  std::vector<perf::InferCase> infer;
 };
 
 BenchWork plan_work(const std::vector<std::string>& ops, const BenchOptions& o) {
@@ -95,8 +96,11 @@ BenchWork plan_work(const std::vector<std::string>& ops, const BenchOptions& o) 
   if (has(ops, "train"))
     for (const auto& model : split(o.models))
       work.train.push_back({model, bench_config(model, o), o.batch, o.seq});
-  if (has(ops, "infer"))
-    for (const auto& model : split(o.models)) work.infer.push_back({model, bench_config(model, o), 1, o.seq});
+  if (has(ops, "infer")) {  // a prefill of a --seq/2-token prompt, then decode steps up to --seq
+    const int prompt = std::max(1, o.seq / 2), steps = std::max(1, o.seq - prompt);
+    for (const auto& model : split(o.models))
+      work.infer.push_back({model, bench_config(model, o), prompt, steps});
+  }
   return work;
 }
 
@@ -108,12 +112,17 @@ std::string percent(double fraction) {
   return std::isfinite(fraction) ? fmt::format("{:.1f}%", 100 * fraction) : "-";
 }
 
+// Torch's time over alpha's, e.g. "0.31x".
+std::string speed_cell(const perf::TorchTiming& t, double alpha_ms) {
+  return fmt::format("{:.2f}x", perf::speed_ratio(t.median_ms, alpha_ms));
+}
+
 // "torch ms" and "alpha/torch" cells of a row; dashes without a peer.
 std::pair<std::string, std::string> torch_cells(const std::optional<perf::TorchTiming>& t,
                                                 double alpha_ms) {
   if (!t) return {"-", ""};
   return {fmt::format("{:.3f}", t->median_ms),
-          fmt::format("{:.2f}x ({})", perf::speed_ratio(t->median_ms, alpha_ms), t->variant)};
+          fmt::format("{} ({})", speed_cell(*t, alpha_ms), t->variant)};
 }
 
 std::optional<perf::TorchResults> run_peer(const vk::DeviceInfo& info, const BenchWork& work,
@@ -125,10 +134,13 @@ std::optional<perf::TorchResults> run_peer(const vk::DeviceInfo& info, const Ben
                              .matmul_sizes = perf::ceiling_matmul_sizes(info),
                              .matmuls = work.matmuls,
                              .kernels = work.kernels,
-                             .train = work.train};
+                             .train = work.train,
+                             .infer = work.infer};
   fmt::print(
-      "torch peer: {} times the ceilings, {} matmuls, {} kernels and {} training steps first...\n",
-      perf::torch_script_path(), work.matmuls.size(), work.kernels.size(), work.train.size());
+      "torch peer: {} times the ceilings, {} matmuls, {} kernels, {} training steps and {} "
+      "inference runs first...\n",
+      perf::torch_script_path(), work.matmuls.size(), work.kernels.size(), work.train.size(),
+      work.infer.size());
   std::fflush(stdout);
   const auto start = std::chrono::steady_clock::now();
   auto torch = perf::run_torch_peer(peer);
@@ -270,23 +282,44 @@ std::vector<perf::TrainRow> bench_train_table(vk::Context& context, const BenchO
   return rows;
 }
 
-// Prefill of a --seq/2-token prompt, then decode steps one token at a time up to --seq, with the KV cache.
-std::vector<perf::InferenceRow> bench_inference_table(vk::Context& context, const BenchOptions& o,
-                                                      const BenchWork& work) {
-  fmt::print("\n{:<6} {:>6} {:>6} {:>6}  {:>11} {:>13}  {:>10} {:>12}  {:>10}\n", "infer", "V", "prompt", "decode",
-             "prefill ms", "prefill tok/s", "decode ms", "decode tok/s", "memory");
+// Prefill of the prompt, then decode steps one token at a time, with the KV cache (plan_work).
+std::vector<perf::InferenceRow> bench_inference_table(
+    vk::Context& context, const BenchOptions& o, const BenchWork& work,
+    const std::optional<perf::TorchResults>& torch) {
+  fmt::print("\n{:<6} {:>6} {:>6} {:>6}  {:>11} {:>13}  {:>10} {:>12}  {:>10}  {:>19} {:>18}  {}\n",
+             "infer", "V", "prompt", "decode", "prefill ms", "prefill tok/s", "decode ms",
+             "decode tok/s", "memory", "torch prefill tok/s", "torch decode tok/s",
+             "alpha/torch speed");
   std::vector<perf::InferenceRow> rows;
-  for (const auto& c : work.infer) {
-    const int prompt = std::max(1, c.seq / 2), steps = std::max(1, c.seq - prompt);
-    const auto r = perf::bench_inference(context, c.model, c.config, prompt, steps, o.iters);
-    fmt::print("{:<6} {:>6} {:>6} {:>6}  {:>11.2f} {:>13.0f}  {:>10.2f} {:>12.1f}  {:>6.1f} MiB\n", c.model,
-               c.config.vocab_size, prompt, steps, r.prefill_ms, r.prefill_tokens_per_s, r.decode_ms,
-               r.decode_tokens_per_s, r.memory_bytes / 1048576.0);
+  for (size_t i = 0; i < work.infer.size(); ++i) {
+    const auto& c = work.infer[i];
+    const auto r = perf::bench_inference(context, c.model, c.config, c.prompt, c.steps, o.iters);
+    perf::InferenceRow row{r, c.config};
+    std::string torch_prefill = "-", torch_decode = "-", ratio;
+    if (torch) {
+      const auto& t = torch->infer[i];
+      row.torch = t;
+      torch_prefill = fmt::format("{:.0f}", t.prefill_tokens_per_s);
+      torch_decode = fmt::format("{:.1f}", t.decode_tokens_per_s);
+      const std::string prefill = speed_cell(t.prefill, r.prefill_ms);
+      const std::string decode = speed_cell(t.decode, r.decode_ms);
+      ratio = t.prefill.variant == t.decode.variant
+                  ? fmt::format("prefill {}, decode {} ({})", prefill, decode, t.decode.variant)
+                  : fmt::format("prefill {} ({}), decode {} ({})", prefill, t.prefill.variant,
+                                decode, t.decode.variant);
+    }
+    fmt::print(
+        "{:<6} {:>6} {:>6} {:>6}  {:>11.2f} {:>13.0f}  {:>10.2f} {:>12.1f}  {:>6.1f} MiB  {:>19} "
+        "{:>18}  {}\n",
+        c.model, c.config.vocab_size, c.prompt, c.steps, r.prefill_ms, r.prefill_tokens_per_s,
+        r.decode_ms, r.decode_tokens_per_s, r.memory_bytes / 1048576.0, torch_prefill,
+        torch_decode, ratio);
     std::fflush(stdout);
-    rows.push_back({r, c.config});
+    rows.push_back(std::move(row));
   }
-  fmt::print("inference: batch 1 with the KV cache; decode ms is one token's whole pass, median over every step "
-             "(no PyTorch peer yet)\n");
+  fmt::print(
+      "inference: batch 1 with the KV cache; decode ms is one token's whole pass, median over "
+      "every step; torch runs the same model and cache (the prompt in one pass, greedy tokens)\n");
   return rows;
 }
 
@@ -371,7 +404,8 @@ void run_bench(const BenchOptions& o) {
     report.kernels = bench_kernel_table(context, o, work, report.ceilings, report.torch);
   if (!work.train.empty())
     report.trains = bench_train_table(context, o, work, report.ceilings, report.torch);
-  if (!work.infer.empty()) report.inferences = bench_inference_table(context, o, work);
+  if (!work.infer.empty())
+    report.inferences = bench_inference_table(context, o, work, report.torch);
 
   if (!o.json.empty()) {
     perf::write_file_atomically(o.json, perf::report_json(report).dump(2) + "\n");

@@ -130,6 +130,31 @@ static json train_json(const TrainRow& t) {
   return j;
 }
 
+static json inference_json(const InferenceRow& row) {
+  const InferenceBenchResult& r = row.result;
+  json j = {{"model", r.model},
+            {"n_layer", row.config.n_layer},
+            {"n_embd", row.config.n_embd},
+            {"vocab_size", row.config.vocab_size},
+            {"prompt_tokens", r.prompt},
+            {"decode_tokens", r.steps},
+            {"prefill_ms", number(r.prefill_ms)},
+            {"prefill_tokens_per_s", number(r.prefill_tokens_per_s)},
+            {"decode_ms", number(r.decode_ms)},
+            {"decode_tokens_per_s", number(r.decode_tokens_per_s)},
+            {"memory_bytes", r.memory_bytes}};
+  if (row.torch) {
+    json prefill = torch_json(row.torch->prefill, r.prefill_ms);
+    json decode = torch_json(row.torch->decode, r.decode_ms);
+    prefill["tokens_per_s"] = number(row.torch->prefill_tokens_per_s);
+    decode["tokens_per_s"] = number(row.torch->decode_tokens_per_s);
+    j["torch"] = {{"prefill", prefill}, {"decode", decode}};
+  } else {
+    j["torch"] = nullptr;
+  }
+  return j;
+}
+
 json report_json(const BenchReport& report) {
   json j;
   j["time"] = report.time;
@@ -152,16 +177,7 @@ json report_json(const BenchReport& report) {
   j["train"] = json::array();
   for (const auto& row : report.trains) j["train"].push_back(train_json(row));
   j["inference"] = json::array();
-  for (const auto& row : report.inferences) {
-    const InferenceBenchResult& r = row.result;
-    j["inference"].push_back({{"model", r.model}, {"n_layer", row.config.n_layer}, {"n_embd", row.config.n_embd},
-                              {"vocab_size", row.config.vocab_size}, {"prompt_tokens", r.prompt},
-                              {"decode_tokens", r.steps}, {"prefill_ms", number(r.prefill_ms)},
-                              {"prefill_tokens_per_s", number(r.prefill_tokens_per_s)},
-                              {"decode_ms", number(r.decode_ms)},
-                              {"decode_tokens_per_s", number(r.decode_tokens_per_s)},
-                              {"memory_bytes", r.memory_bytes}});
-  }
+  for (const auto& row : report.inferences) j["inference"].push_back(inference_json(row));
   return j;
 }
 
@@ -209,6 +225,10 @@ std::vector<HistoryRow> report_history_rows(const BenchReport& report) {
     add(config, "prefill_tokens_per_s", r.prefill_tokens_per_s);
     add(config, "decode_ms", r.decode_ms);
     add(config, "decode_tokens_per_s", r.decode_tokens_per_s);
+    if (row.torch) {
+      add(config, "torch_prefill_ms", row.torch->prefill.median_ms);
+      add(config, "torch_decode_ms", row.torch->decode.median_ms);
+    }
   }
   return rows;
 }

@@ -41,6 +41,7 @@ struct TrainRow {
 struct InferenceRow {
   InferenceBenchResult result;
   gpt::GptConfig config;
+  std::optional<TorchInference> torch;
 };
 
 struct BenchReport {
@@ -52,7 +53,7 @@ struct BenchReport {
   std::vector<MatmulRow> matmuls;
   std::vector<KernelRow> kernels;
   std::vector<TrainRow> trains;
-  std::vector<InferenceRow> inferences;  // no PyTorch peer yet
+  std::vector<InferenceRow> inferences;
 };
 
 // Torch time over alpha's time: above 1 means alpha is faster.
@@ -64,8 +65,8 @@ inline double speed_ratio(double torch_ms, double alpha_ms) {
 nlohmann::json report_json(const BenchReport& report);
 
 // One row per metric: median_ms and gflops or gbps per kernel row, gbps/gflops per ceiling,
-// ms_per_step, tokens_per_s and mfu per training row; the peer's figures as torch_* (recorded,
-// never checked: see metric_kind).
+// ms_per_step, tokens_per_s and mfu per training row, prefill_ms, decode_ms and their tokens_per_s
+// per inference row; the peer's figures as torch_* (recorded, never checked: see metric_kind).
 std::vector<HistoryRow> report_history_rows(const BenchReport& report);
 
 }  // namespace alpha::perf

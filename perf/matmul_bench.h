@@ -24,7 +24,7 @@ struct MatmulCase {
 
 struct MatmulResult {
   MatmulCase shape;
-  std::string kernel;  // "tiled BMxBNxBKxTMxTN" or "naive"
+  std::string kernel;  // "texel", "tiled BMxBNxBKxTMxTN" or "naive"
   double median_ms = 0, min_ms = 0, max_ms = 0;
   int iters = 0;              // timed
   double gflops = 0;          // at the median

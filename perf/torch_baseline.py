@@ -8,11 +8,13 @@ The spec names the work; every list is answered in the same order:
    "ceilings": {"copy_floats": n, "matmul_sizes": [n, ...]},
    "matmul":  [{"M", "N", "K", "layout": "NN" | "NT" | "TN"}, ...],
    "kernels": [{"op": "attention_forward" | ..., "dims": {"B": .., "T": .., ...}}, ...],
-   "train":   [{"n_layer", "n_head", "n_embd", "seq_len", "vocab", "batch", "seq"}, ...]}
+   "train":   [{"n_layer", "n_head", "n_embd", "seq_len", "vocab", "batch", "seq"}, ...],
+   "infer":   [{"n_layer", "n_head", "n_embd", "seq_len", "vocab", "prompt", "steps"}, ...]}
 The last line of stdout is one JSON object: "torch" (version), "device", "notes" (how the work was
 run where it differs from alpha), "ceilings" ({"copy_gbps", "matmul_gflops"}), "matmul" and "kernels"
 (timings: {"median_ms", "min_ms", "max_ms", "variant"}), "train" ({"ms_per_step", "tokens_per_s",
-"variant", "variants": {variant: ms_per_step}}).
+"variant", "variants": {variant: ms_per_step}}), "infer" ({"prefill", "decode"}: timings of one prompt
+pass and of one decode step, each with "tokens_per_s").
 
 How it times: warm-up calls first, then the median (and extremes) of `iters` calls.
 - CPU: fp32, wall time per call; every entry is timed with 1 and 2 intra-op threads and the faster
@@ -22,6 +24,12 @@ How it times: warm-up calls first, then the median (and extremes) of `iters` cal
 - CUDA: device time from CUDA events. Kernels run in fp32 with TF32 off, the arithmetic alpha does;
   the training step runs eager under bf16 autocast and, when it works, torch.compile'd, and the
   faster is the peer.
+- Inference, as alpha's (perf/inference_bench.h): batch 1, fp32, no_grad, one untimed run, then per
+  iteration a prefill of the prompt in one pass (its keys and values stored in a per-layer cache of
+  seq_len rows) and `steps` one-token passes against the cache, each taking the argmax of the last
+  logits as the next token; wall time per call up to that token on the host. Prefill is the median
+  over iterations, decode the median over every step of every iteration; on the CPU each figure is
+  the faster of 1 and 2 threads.
 The model is tests/reference/gpt_reference.py's GPT (the correctness reference), the optimizer
 torch.optim.AdamW with the bench's settings, the loss F.cross_entropy.
 """
@@ -105,12 +113,14 @@ def matmul_call(M, N, K, layout):
     return lambda: torch.matmul(a, b, out=c)
 
 
-def causal_attention(q, k, v):
+def causal_attention(q, k, v, causal=True):
+    """softmax(QK^T/sqrt(HS))V, causal over square q and k; causal=False: every query sees every key."""
     if HAS_SDPA:
-        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
-    T = q.shape[-2]
+        return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
     scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
-    scores = scores.masked_fill(~torch.ones(T, T, dtype=torch.bool, device=q.device).tril(), float("-inf"))
+    if causal:
+        T = q.shape[-2]
+        scores = scores.masked_fill(~torch.ones(T, T, dtype=torch.bool, device=q.device).tril(), float("-inf"))
     return F.softmax(scores, dim=-1) @ v
 
 
@@ -203,6 +213,70 @@ def time_train(s, iters, warmup, notes):
             "variants": variants}
 
 
+class KVDecoder:
+    """The GPT's forward with a key/value cache, as engine/gpt/decoder.h: `append` runs n tokens at the
+    next positions, stores their k and v per layer, and returns the logits after the last one."""
+
+    def __init__(self, model, seq_len):
+        self.model, self.position = model, 0
+        C, NH = model.wte.weight.shape[1], model.h[0].NH
+        # per layer, k and v: (1, NH, seq_len, HS)
+        self.cache = [(torch.empty(1, NH, seq_len, C // NH, device=DEVICE),
+                       torch.empty(1, NH, seq_len, C // NH, device=DEVICE)) for _ in model.h]
+
+    def append(self, tokens):  # tokens (1, n): the prompt (at position 0) or one token
+        m, p, n = self.model, self.position, tokens.shape[1]
+        assert n == 1 or p == 0, "a prompt of more than one token starts the sequence (causal mask)"
+        x = m.wte(tokens) + m.wpe(torch.arange(p, p + n, device=DEVICE))  # (1, n, C)
+        C = x.shape[2]
+        for block, (k_cache, v_cache) in zip(m.h, self.cache):
+            q, k, v = block.attn.c_attn(block.ln_1(x)).split(C, dim=2)
+            q, k, v = (t.view(1, n, block.NH, C // block.NH).transpose(1, 2) for t in (q, k, v))  # (1, NH, n, HS)
+            k_cache[:, :, p:p + n] = k
+            v_cache[:, :, p:p + n] = v
+            y = causal_attention(q, k_cache[:, :, :p + n], v_cache[:, :, :p + n], causal=n > 1)
+            x = x + block.attn.c_proj(y.transpose(1, 2).contiguous().view(1, n, C))
+            x = x + block.mlp.c_proj(F.gelu(block.mlp.c_fc(block.ln_2(x)), approximate="tanh"))
+        self.position += n
+        return m.ln_f(x[:, -1]) @ m.wte.weight.T  # (1, V): only the last row reaches the head
+
+
+def time_inference(s, iters):
+    """Prefill and decode times of the KV-cache decoder, per figure the faster variant."""
+    torch.manual_seed(0)
+    model = GPT(s["n_layer"], s["n_head"], s["n_embd"], s["seq_len"], s["vocab"]).to(DEVICE).eval()
+    prompt = torch.randint(0, s["vocab"], (1, s["prompt"]), device=DEVICE)
+
+    def run(prefill_ms, decode_ms):  # one sequence: the prompt, then `steps` greedy tokens
+        decoder = KVDecoder(model, s["seq_len"])
+        start = time.perf_counter()
+        token = decoder.append(prompt).argmax(dim=-1, keepdim=True)
+        token.item()  # the next token on the host, as alpha's logits are
+        prefill_ms.append((time.perf_counter() - start) * 1000)
+        for _ in range(s["steps"]):
+            start = time.perf_counter()
+            token = decoder.append(token).argmax(dim=-1, keepdim=True)
+            token.item()
+            decode_ms.append((time.perf_counter() - start) * 1000)
+
+    variants = [(None, "cuda fp32")] if CUDA else [(t, f"cpu {t} thread{'s' if t > 1 else ''}") for t in CPU_THREADS]
+    prefill, decode = [], []
+    with torch.no_grad():
+        for threads, variant in variants:
+            if threads:
+                torch.set_num_threads(threads)
+            run([], [])  # warm-up, not timed
+            prefill_ms, decode_ms = [], []
+            for _ in range(iters):
+                run(prefill_ms, decode_ms)
+            prefill.append(summary(prefill_ms, variant))
+            decode.append(summary(decode_ms, variant))
+    prefill, decode = (min(runs, key=lambda r: r["median_ms"]) for runs in (prefill, decode))
+    prefill["tokens_per_s"] = s["prompt"] / (prefill["median_ms"] / 1000)
+    decode["tokens_per_s"] = 1000 / decode["median_ms"]
+    return {"prefill": prefill, "decode": decode}
+
+
 def main():
     if len(sys.argv) != 2:
         raise SystemExit("usage: torch_baseline.py SPEC.json")
@@ -214,7 +288,7 @@ def main():
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
         notes.append("kernels fp32 with TF32 off; training step under bf16 autocast")
-    if any(k["op"].startswith("attention") for k in spec.get("kernels", [])) and not HAS_SDPA:
+    if (spec.get("infer") or any(k["op"].startswith("attention") for k in spec.get("kernels", []))) and not HAS_SDPA:
         notes.append(f"torch {torch.__version__} has no scaled_dot_product_attention: attention is an explicit "
                      "causal softmax(QK^T/sqrt(HS))V")
     if spec.get("train") and not CUDA:
@@ -239,6 +313,7 @@ def main():
             timing["variant"] += " explicit attention"
         out["kernels"].append(timing)
     out["train"] = [time_train(s, iters, warmup, notes) for s in spec.get("train", [])]
+    out["infer"] = [time_inference(s, iters) for s in spec.get("infer", [])]
     print(json.dumps(out))
 
 

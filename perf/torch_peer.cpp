@@ -21,6 +21,14 @@ std::string torch_script_path() {
   return std::string(ALPHA_SOURCE_DIR) + "/perf/torch_baseline.py";
 }
 
+static json model_json(const gpt::GptConfig& c) {
+  return {{"n_layer", c.n_layer},
+          {"n_head", c.n_head},
+          {"n_embd", c.n_embd},
+          {"seq_len", c.seq_len},
+          {"vocab", c.vocab_size}};
+}
+
 static json spec_of(const TorchWork& work) {
   json spec = {{"iters", work.iters}, {"warmup", work.warmup}, {"budget_ms", work.budget_ms}};
   if (work.copy_floats > 0)
@@ -36,14 +44,19 @@ static json spec_of(const TorchWork& work) {
     spec["kernels"].push_back({{"op", kernel_op_name(k.op)}, {"dims", dims}});
   }
   spec["train"] = json::array();
-  for (const auto& t : work.train)
-    spec["train"].push_back({{"n_layer", t.config.n_layer},
-                             {"n_head", t.config.n_head},
-                             {"n_embd", t.config.n_embd},
-                             {"seq_len", t.config.seq_len},
-                             {"vocab", t.config.vocab_size},
-                             {"batch", t.batch},
-                             {"seq", t.seq}});
+  for (const auto& t : work.train) {
+    json train = model_json(t.config);
+    train["batch"] = t.batch;
+    train["seq"] = t.seq;
+    spec["train"].push_back(train);
+  }
+  spec["infer"] = json::array();
+  for (const auto& i : work.infer) {
+    json infer = model_json(i.config);
+    infer["prompt"] = i.prompt;
+    infer["steps"] = i.steps;
+    spec["infer"].push_back(infer);
+  }
   return spec;
 }
 
@@ -68,8 +81,11 @@ static TorchResults results_of(const json& j, const TorchWork& work) {
       step.variants.emplace_back(variant, ms.get<double>());
     r.train.push_back(step);
   }
+  for (const auto& i : j.at("infer"))
+    r.infer.push_back({timing_of(i.at("prefill")), timing_of(i.at("decode")),
+                       i["prefill"].at("tokens_per_s"), i["decode"].at("tokens_per_s")});
   if (r.matmuls.size() != work.matmuls.size() || r.kernels.size() != work.kernels.size() ||
-      r.train.size() != work.train.size())
+      r.train.size() != work.train.size() || r.infer.size() != work.infer.size())
     throw std::runtime_error("the answer does not have one entry per item of the spec");
   return r;
 }

@@ -1,7 +1,7 @@
 // The PyTorch peer of `alpha bench --vs-torch`: perf/torch_baseline.py times the identical work
-// (the ceilings, the matmul and kernel shapes, the training steps) in one run. This file writes its
-// spec, runs it (/usr/bin/python3, or ALPHA_TORCH_PYTHON; ALPHA_TORCH_SCRIPT replaces the script)
-// and reads its results back, in the order of the spec.
+// (the ceilings, the matmul and kernel shapes, the training steps, inference with the KV cache) in
+// one run. This file writes its spec, runs it (/usr/bin/python3, or ALPHA_TORCH_PYTHON;
+// ALPHA_TORCH_SCRIPT replaces the script) and reads its results back, in the order of the spec.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +22,14 @@ struct TrainCase {
   int batch = 0, seq = 0;
 };
 
+// Batch 1 through the KV-cache decoder: a prefill of `prompt` tokens, then `steps` one-token
+// passes.
+struct InferCase {
+  std::string model;
+  gpt::GptConfig config;
+  int prompt = 0, steps = 0;  // prompt + steps <= config.seq_len
+};
+
 // What the peer is asked to time.
 struct TorchWork {
   int iters = 10, warmup = 2;
@@ -31,6 +39,7 @@ struct TorchWork {
   std::vector<MatmulCase> matmuls;
   std::vector<KernelCase> kernels;
   std::vector<TrainCase> train;
+  std::vector<InferCase> infer;
 };
 
 struct TorchTiming {
@@ -44,12 +53,20 @@ struct TorchTrainStep {
   std::vector<std::pair<std::string, double>> variants;  // every variant tried, ms per step
 };
 
+// As alpha's InferenceBenchResult: wall time per call, each figure the faster variant.
+struct TorchInference {
+  TorchTiming prefill;  // one prompt pass, median over iterations
+  TorchTiming decode;   // one token, median over every step of every iteration
+  double prefill_tokens_per_s = 0, decode_tokens_per_s = 0;
+};
+
 struct TorchResults {
   std::string version, device;
   std::vector<std::string> notes;
   double copy_gbps = 0, matmul_gflops = 0;  // 0 when no ceilings were asked for
   std::vector<TorchTiming> matmuls, kernels;
   std::vector<TorchTrainStep> train;
+  std::vector<TorchInference> infer;
 };
 
 // nullopt, with the reason printed to stderr, when the script is missing, torch is not installed or

@@ -30,18 +30,42 @@ layout(constant_id = 1) const uint HS = 64;  // head size (C / NH): a multiple o
 layout(constant_id = 2) const uint BC = 16;  // walked rows per block
 layout(constant_id = 3) const uint LANES = 8;  // floats per broadcast chunk: min(8, subgroup size)
 
+#ifdef TEXEL
+// CPU devices, HS % 32 == 0: dout and qkv are rgba32f texel buffers, lse an r32f one, and a chunk is
+// 32 floats: lane l loads floats 4l..4l+3 in one inline imageLoad and subgroupShuffle with a
+// constant lane hands them out (on lavapipe subgroupBroadcast and storage-buffer loads loop).
+#extension GL_KHR_shader_subgroup_shuffle : require
+layout(rgba32f, binding = 0) uniform readonly imageBuffer dout4;  // (B, T, C)
+layout(rgba32f, binding = 1) uniform readonly imageBuffer qkv4;   // (B, T, 3C)
+layout(binding = 2) readonly buffer Out { float out_[]; };        // (B, T, C)
+layout(r32f, binding = 3) uniform readonly imageBuffer lse1;      // (B, NH, T)
+const uint CHUNK = 32;
+#define CHUNK_T vec4
+vec4 qkv_chunk(uint at) { return imageLoad(qkv4, int(at / 4 + gl_SubgroupInvocationID)); }
+vec4 dout_chunk(uint at) { return imageLoad(dout4, int(at / 4 + gl_SubgroupInvocationID)); }
+float bcast(vec4 x, uint i) { return subgroupShuffle(x[i & 3], i >> 2); }
+float qkv_at(uint at) { return imageLoad(qkv4, int(at / 4))[at & 3]; }
+float dout_at(uint at) { return imageLoad(dout4, int(at / 4))[at & 3]; }
+float lse_at(uint at) { return imageLoad(lse1, int(at)).x; }
+#else
 layout(binding = 0) readonly buffer Dout { float dout[]; };  // (B, T, C)
 layout(binding = 1) readonly buffer Qkv { float qkv[]; };    // (B, T, 3C)
 layout(binding = 2) readonly buffer Out { float out_[]; };   // (B, T, C)
 layout(binding = 3) readonly buffer Lse { float lse[]; };    // (B, NH, T)
-layout(binding = 4) buffer Dqkv { float dqkv[]; };           // (B, T, 3C)
+const uint CHUNK = LANES;
+#define CHUNK_T float
+float qkv_chunk(uint at) { return qkv[at + gl_SubgroupInvocationID % LANES]; }
+float dout_chunk(uint at) { return dout[at + gl_SubgroupInvocationID % LANES]; }
+float bcast(float x, uint i) { return subgroupBroadcast(x, i); }
+float qkv_at(uint at) { return qkv[at]; }
+float dout_at(uint at) { return dout[at]; }
+float lse_at(uint at) { return lse[at]; }
+#endif
+layout(binding = 4) buffer Dqkv { float dqkv[]; };  // (B, T, 3C)
 
 const float LOG2E = 1.4426950408889634;
 
 // Element at + (lane mod LANES) of qkv / dout: one chunk of a row every lane needs.
-float qkv_chunk(uint at) { return qkv[at + gl_SubgroupInvocationID % LANES]; }
-float dout_chunk(uint at) { return dout[at + gl_SubgroupInvocationID % LANES]; }
-
 void main() {
   const uint b = gl_WorkGroupID.y / p.NH, h = gl_WorkGroupID.y % p.NH;
   const uint r0 = gl_WorkGroupID.x * gl_WorkGroupSize.x;  // the group's first owned row
@@ -59,15 +83,15 @@ void main() {
 #if defined(PASS_DELTA)
   float delta = 0.0;
   const uint at = g_head + r * p.C;
-  [[unroll]] for (uint d = 0; d < HS; ++d) delta = fma(dout[at + d], out_[at + d], delta);
+  [[unroll]] for (uint d = 0; d < HS; ++d) delta = fma(dout_at(at + d), out_[at + d], delta);
   if (owns) dqkv[head + r * row] = delta;
 
 #elif defined(PASS_DKV)
   const uint s = r;
   float k[HS], v[HS], dk[HS], dv[HS];
   [[unroll]] for (uint d = 0; d < HS; ++d) {
-    k[d] = qkv[head + s * row + p.C + d] * s_scale;
-    v[d] = qkv[head + s * row + 2 * p.C + d];
+    k[d] = qkv_at(head + s * row + p.C + d) * s_scale;
+    v[d] = qkv_at(head + s * row + 2 * p.C + d);
     dk[d] = 0.0;
     dv[d] = 0.0;
   }
@@ -76,24 +100,24 @@ void main() {
     [[unroll]] for (uint j = 0; j < BC; ++j) {
       const uint t = min(t0 + j, p.T - 1);
       float qk = 0.0, gv = 0.0;
-      [[unroll]] for (uint d0 = 0; d0 < HS; d0 += LANES) {
-        const float q = qkv_chunk(head + t * row + d0), g = dout_chunk(g_head + t * p.C + d0);
-        [[unroll]] for (uint i = 0; i < LANES; ++i) {
-          qk = fma(k[d0 + i], subgroupBroadcast(q, i), qk);
-          gv = fma(v[d0 + i], subgroupBroadcast(g, i), gv);
+      [[unroll]] for (uint d0 = 0; d0 < HS; d0 += CHUNK) {
+        const CHUNK_T q = qkv_chunk(head + t * row + d0), g = dout_chunk(g_head + t * p.C + d0);
+        [[unroll]] for (uint i = 0; i < CHUNK; ++i) {
+          qk = fma(k[d0 + i], bcast(q, i), qk);
+          gv = fma(v[d0 + i], bcast(g, i), gv);
         }
       }
       const bool visible = t0 + j >= s && t0 + j < p.T;
-      prob[j] = visible ? exp2(qk - lse[lse_head + t] * LOG2E) : 0.0;
+      prob[j] = visible ? exp2(qk - lse_at(lse_head + t) * LOG2E) : 0.0;
       dscore[j] = prob[j] * (gv - dqkv[head + t * row]);  // D_t from PASS_DELTA
     }
     [[unroll]] for (uint j = 0; j < BC; ++j) {
       const uint t = min(t0 + j, p.T - 1);
-      [[unroll]] for (uint d0 = 0; d0 < HS; d0 += LANES) {
-        const float q = qkv_chunk(head + t * row + d0), g = dout_chunk(g_head + t * p.C + d0);
-        [[unroll]] for (uint i = 0; i < LANES; ++i) {
-          dv[d0 + i] = fma(prob[j], subgroupBroadcast(g, i), dv[d0 + i]);
-          dk[d0 + i] = fma(dscore[j], subgroupBroadcast(q, i), dk[d0 + i]);
+      [[unroll]] for (uint d0 = 0; d0 < HS; d0 += CHUNK) {
+        const CHUNK_T q = qkv_chunk(head + t * row + d0), g = dout_chunk(g_head + t * p.C + d0);
+        [[unroll]] for (uint i = 0; i < CHUNK; ++i) {
+          dv[d0 + i] = fma(prob[j], bcast(g, i), dv[d0 + i]);
+          dk[d0 + i] = fma(dscore[j], bcast(q, i), dk[d0 + i]);
         }
       }
     }
@@ -109,11 +133,11 @@ void main() {
   const uint last = min(r0 + gl_WorkGroupSize.x, p.T) - 1;  // the group's last row (uniform)
   float q[HS], g[HS], dq[HS];
   [[unroll]] for (uint d = 0; d < HS; ++d) {
-    q[d] = qkv[head + t * row + d] * s_scale;
-    g[d] = dout[g_head + t * p.C + d];
+    q[d] = qkv_at(head + t * row + d) * s_scale;
+    g[d] = dout_at(g_head + t * p.C + d);
     dq[d] = 0.0;
   }
-  const float lse2 = lse[lse_head + t] * LOG2E;
+  const float lse2 = lse_at(lse_head + t) * LOG2E;
   // Padding rows must not read row T-1's D slot: its owner overwrites it with dq.
   const float delta = owns ? dqkv[head + t * row] : 0.0;
   for (uint s0 = 0; s0 <= last; s0 += BC) {
@@ -121,12 +145,12 @@ void main() {
     [[unroll]] for (uint j = 0; j < BC; ++j) {
       const uint s = min(s0 + j, p.T - 1);
       float qk = 0.0, gv = 0.0;
-      [[unroll]] for (uint d0 = 0; d0 < HS; d0 += LANES) {
-        const float k = qkv_chunk(head + s * row + p.C + d0);
-        const float v = qkv_chunk(head + s * row + 2 * p.C + d0);
-        [[unroll]] for (uint i = 0; i < LANES; ++i) {
-          qk = fma(q[d0 + i], subgroupBroadcast(k, i), qk);
-          gv = fma(g[d0 + i], subgroupBroadcast(v, i), gv);
+      [[unroll]] for (uint d0 = 0; d0 < HS; d0 += CHUNK) {
+        const CHUNK_T k = qkv_chunk(head + s * row + p.C + d0);
+        const CHUNK_T v = qkv_chunk(head + s * row + 2 * p.C + d0);
+        [[unroll]] for (uint i = 0; i < CHUNK; ++i) {
+          qk = fma(q[d0 + i], bcast(k, i), qk);
+          gv = fma(g[d0 + i], bcast(v, i), gv);
         }
       }
       const float prob = s0 + j <= t ? exp2(qk - lse2) : 0.0;
@@ -134,10 +158,9 @@ void main() {
     }
     [[unroll]] for (uint j = 0; j < BC; ++j) {
       const uint s = min(s0 + j, p.T - 1);
-      [[unroll]] for (uint d0 = 0; d0 < HS; d0 += LANES) {
-        const float k = qkv_chunk(head + s * row + p.C + d0);
-        [[unroll]] for (uint i = 0; i < LANES; ++i)
-          dq[d0 + i] = fma(dscore[j], subgroupBroadcast(k, i), dq[d0 + i]);
+      [[unroll]] for (uint d0 = 0; d0 < HS; d0 += CHUNK) {
+        const CHUNK_T k = qkv_chunk(head + s * row + p.C + d0);
+        [[unroll]] for (uint i = 0; i < CHUNK; ++i) dq[d0 + i] = fma(dscore[j], bcast(k, i), dq[d0 + i]);
       }
     }
   }

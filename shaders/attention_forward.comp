@@ -16,6 +16,10 @@
 // (the launcher checks both); no barriers. Each row adds its keys in ascending order, so the result
 // is the same bits every run. Scores are kept in log2 units (q is pre-scaled by log2(e)/sqrt(HS)) so
 // the exponentials are exp2.
+// TEXEL (CPU devices, HS % 32 == 0): qkv is an rgba32f texel buffer instead; a chunk is 32 floats,
+// lane l loading floats 4l..4l+3 in one inline imageLoad, and subgroupShuffle with a constant lane
+// (one vector permute on lavapipe, where subgroupBroadcast and storage-buffer loads loop) hands
+// them out.
 
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_ballot : require
@@ -32,7 +36,12 @@ layout(constant_id = 1) const uint HS = 64;  // head size (C / NH): a multiple o
 layout(constant_id = 2) const uint BC = 16;  // keys per online-softmax block
 layout(constant_id = 3) const uint LANES = 8;  // floats per broadcast chunk: min(8, subgroup size)
 
+#ifdef TEXEL
+#extension GL_KHR_shader_subgroup_shuffle : require
+layout(rgba32f, binding = 0) uniform readonly imageBuffer qkv4;  // (B, T, 3C)
+#else
 layout(binding = 0) readonly buffer Qkv { float qkv[]; };  // (B, T, 3C)
+#endif
 layout(binding = 1) writeonly buffer Out { float out_[]; };  // (B, TQ, C)
 layout(binding = 2) writeonly buffer Lse { float lse[]; };  // (B, NH, TQ)
 
@@ -40,8 +49,22 @@ const float LOG2E = 1.4426950408889634;
 const float LN2 = 0.6931471805599453;
 const float MASKED = -1.0e30;  // a masked score: exp2(MASKED - m) == 0, and no inf - inf = NaN
 
+#ifdef TEXEL
+// Floats at .. at+31 of a row that every lane needs: lane l holds at+4l .. at+4l+3; bcast(x, i) is
+// element at+i in every lane.
+const uint CHUNK = 32;
+#define CHUNK_T vec4
+vec4 chunk(uint at) { return imageLoad(qkv4, int(at / 4 + gl_SubgroupInvocationID)); }
+float bcast(vec4 x, uint i) { return subgroupShuffle(x[i & 3], i >> 2); }
+float qkv_at(uint at) { return imageLoad(qkv4, int(at / 4))[at & 3]; }
+#else
 // Element at + (lane mod LANES): one chunk of a row that every lane needs.
+const uint CHUNK = LANES;
+#define CHUNK_T float
 float chunk(uint at) { return qkv[at + gl_SubgroupInvocationID % LANES]; }
+float bcast(float x, uint i) { return subgroupBroadcast(x, i); }
+float qkv_at(uint at) { return qkv[at]; }
+#endif
 
 void main() {
   const uint b = gl_WorkGroupID.y / p.NH, h = gl_WorkGroupID.y % p.NH;
@@ -56,7 +79,7 @@ void main() {
   float q[HS];
   float o[HS];
   [[unroll]] for (uint d = 0; d < HS; ++d) {
-    q[d] = qkv[head + t * row + d] * q_scale;
+    q[d] = qkv_at(head + t * row + d) * q_scale;
     o[d] = 0.0;
   }
   float m = MASKED, l = 0.0;
@@ -69,10 +92,9 @@ void main() {
       const uint s = s0 + j;
       const uint k_at = head + min(s, p.T - 1) * row + p.C;
       float dot = 0.0;
-      [[unroll]] for (uint d0 = 0; d0 < HS; d0 += LANES) {
-        const float k = chunk(k_at + d0);
-        [[unroll]] for (uint i = 0; i < LANES; ++i)
-          dot = fma(q[d0 + i], subgroupBroadcast(k, i), dot);
+      [[unroll]] for (uint d0 = 0; d0 < HS; d0 += CHUNK) {
+        const CHUNK_T k = chunk(k_at + d0);
+        [[unroll]] for (uint i = 0; i < CHUNK; ++i) dot = fma(q[d0 + i], bcast(k, i), dot);
       }
       score[j] = s <= t ? dot : MASKED;
       m_new = max(m_new, score[j]);
@@ -84,10 +106,9 @@ void main() {
       const float weight = exp2(score[j] - m_new);
       const uint v_at = head + min(s0 + j, p.T - 1) * row + 2 * p.C;
       l += weight;
-      [[unroll]] for (uint d0 = 0; d0 < HS; d0 += LANES) {
-        const float v = chunk(v_at + d0);
-        [[unroll]] for (uint i = 0; i < LANES; ++i)
-          o[d0 + i] = fma(weight, subgroupBroadcast(v, i), o[d0 + i]);
+      [[unroll]] for (uint d0 = 0; d0 < HS; d0 += CHUNK) {
+        const CHUNK_T v = chunk(v_at + d0);
+        [[unroll]] for (uint i = 0; i < CHUNK; ++i) o[d0 + i] = fma(weight, bcast(v, i), o[d0 + i]);
       }
     }
     m = m_new;

@@ -51,6 +51,45 @@ static int64_t chunk_floats(const vk::CommandStream& stream, VkDeviceSize max_ch
   return static_cast<int64_t>(bytes / 4);
 }
 
+struct SumSquaresTexelPush {  // twin of sum_squares_texel.comp's Push
+  uint32_t texels;
+  uint32_t tail;
+};
+static_assert(sizeof(SumSquaresTexelPush) == 8);
+
+// The texel path of grad_norm_squared: the whole tensor is one rgba32f texel view when its texels fit
+// the device's limit, it starts texel-aligned and holds at least one texel.
+static bool texel_norm_fits(const vk::CommandStream& stream, const Tensor& grads) {
+  const auto& info = stream.context().info();
+  return stream.context().texel_kernels() && grads.numel() >= 4 &&
+         uint64_t(grads.numel() / 4) <= info.max_texel_buffer_elements &&
+         grads.slice.offset % std::max<uint64_t>(info.min_texel_buffer_offset_alignment, 1) == 0;
+}
+
+// Pass 1 on CPU devices: 8 partial sums per workgroup, at most kNormPartials in all.
+static int64_t sum_squares_texel(vk::CommandStream& stream, const Tensor& grads, const Tensor& partials) {
+  const int64_t n = grads.numel(), texels = n / 4, tail = n % 4;
+  const int64_t groups = std::clamp<int64_t>(texels / 512, 1, kNormPartials / 8);  // >= 64 texels a lane
+  const auto& pipeline = stream.context().pipelines().get(
+      {"sum_squares_texel_f32", 3, sizeof(SumSquaresTexelPush), {}, 0b011});
+  // With no tail, the tail binding is any valid texel; the shader reads none of it.
+  const auto tail_slice = grads.slice.sub(tail ? texels * 16 : 0, tail ? tail * 4 : 4);
+  stream.dispatch(pipeline,
+                  {vk::reads_texels(grads.slice.sub(0, texels * 16), VK_FORMAT_R32G32B32A32_SFLOAT),
+                   vk::reads_texels(tail_slice, VK_FORMAT_R32_SFLOAT),
+                   vk::writes(partials.slice.sub(0, groups * 8 * 4))},
+                  SumSquaresTexelPush{static_cast<uint32_t>(texels), static_cast<uint32_t>(tail)},
+                  {static_cast<uint32_t>(groups)}, "grad_norm_squared_pass1");
+  return groups * 8;
+}
+
+// Pass 2: one group adds the first `written` partial sums in a fixed order into out[0].
+static void sum_partials(vk::CommandStream& stream, const vk::Pipeline& pipeline, const Tensor& partials,
+                         int64_t written, const Tensor& out) {
+  stream.dispatch(pipeline, {vk::reads(partials.slice.sub(0, written * 4)), vk::writes(out.slice.sub(0, 4))},
+                  SumSquaresPush{static_cast<uint32_t>(written), 0}, {1}, "grad_norm_squared_pass2");
+}
+
 void grad_norm_squared(vk::CommandStream& stream, const Tensor& grads, const Tensor& partials,
                        const Tensor& out, VkDeviceSize max_chunk_bytes) {
   require_f32(grads, "grad_norm_squared", "grads");
@@ -59,6 +98,12 @@ void grad_norm_squared(vk::CommandStream& stream, const Tensor& grads, const Ten
   if (partials.numel() < kNormPartials)
     fail("grad_norm_squared: partials {} holds {} floats, it needs kNormPartials = {}",
          partials.shape_string(), partials.numel(), kNormPartials);
+  const auto& sum_pipeline = stream.context().pipelines().get(
+      {"sum_squares_f32", 2, sizeof(SumSquaresPush), {kSumSquaresGroupSize}});
+  if (max_chunk_bytes == 0 && texel_norm_fits(stream, grads)) {
+    sum_partials(stream, sum_pipeline, partials, sum_squares_texel(stream, grads, partials), out);
+    return;
+  }
   const int64_t n = grads.numel();
   const int64_t chunk = chunk_floats(stream, max_chunk_bytes, "grad_norm_squared");
   const int64_t chunks = (n + chunk - 1) / chunk;
@@ -75,8 +120,6 @@ void grad_norm_squared(vk::CommandStream& stream, const Tensor& grads, const Ten
         "aligned chunks",
         grads.shape_string(), chunks, chunk, kNormPartials, kNormPartials / align_floats);
 
-  const auto& pipeline = stream.context().pipelines().get(
-      {"sum_squares_f32", 2, sizeof(SumSquaresPush), {kSumSquaresGroupSize}});
   // Pass 1: per chunk, its groups' partial sums of squares, side by side in chunk order.
   int64_t written = 0;
   for (int64_t begin = 0; begin < n; begin += chunk) {
@@ -84,17 +127,14 @@ void grad_norm_squared(vk::CommandStream& stream, const Tensor& grads, const Ten
     int64_t groups = std::clamp<int64_t>((count + kSumSquaresGroupSize - 1) / kSumSquaresGroupSize,
                                          1, groups_cap);
     groups = (groups + align_floats - 1) / align_floats * align_floats;
-    stream.dispatch(pipeline,
+    stream.dispatch(sum_pipeline,
                     {vk::reads(grads.slice.sub(begin * 4, count * 4)),
                      vk::writes(partials.slice.sub(written * 4, groups * 4))},
                     SumSquaresPush{static_cast<uint32_t>(count), 1},
                     {static_cast<uint32_t>(groups)}, "grad_norm_squared_pass1");
     written += groups;
   }
-  // Pass 2: one group adds the partial sums in a fixed order.
-  stream.dispatch(
-      pipeline, {vk::reads(partials.slice.sub(0, written * 4)), vk::writes(out.slice.sub(0, 4))},
-      SumSquaresPush{static_cast<uint32_t>(written), 0}, {1}, "grad_norm_squared_pass2");
+  sum_partials(stream, sum_pipeline, partials, written, out);
 }
 
 void adamw_update(vk::CommandStream& stream, const Tensor& params, const Tensor& grads,

@@ -94,6 +94,14 @@ static AttentionPush push_for(const AttentionShape& s) {
   return {static_cast<uint32_t>(s.T), static_cast<uint32_t>(s.C), static_cast<uint32_t>(s.NH)};
 }
 
+// The TEXEL variants (CPU devices): 32-float chunks, so HS % 32 == 0, and every texel-read operand
+// fits a texel view.
+static bool uses_texel_attention(const vk::CommandStream& stream, const AttentionShape& s,
+                                 std::initializer_list<const Tensor*> rgba, const Tensor& lse) {
+  return s.HS % 32 == 0 && stream.context().info().subgroup_size == 8 && texel_views_fit(stream, rgba) &&
+         texel_views_fit(stream, {&lse}, VK_FORMAT_R32_SFLOAT);
+}
+
 void attention_forward(vk::CommandStream& stream, const Tensor& qkv, const Tensor& out,
                        const Tensor& lse, int NH, int64_t first_query) {
   const char* op = "attention_forward";
@@ -106,11 +114,13 @@ void attention_forward(vk::CommandStream& stream, const Tensor& qkv, const Tenso
   require_shape(op, "out", out, {s.B, rows, s.C});
   require_shape(op, "lse", lse, {s.B, s.NH, rows});
   const AttentionTile tile = tile_for(stream);
+  const bool texel = uses_texel_attention(stream, s, {&qkv}, lse);
   const auto& pipeline = stream.context().pipelines().get(
-      {"attention_forward_f32", 3, sizeof(AttentionForwardPush), constants_for(op, stream, tile, s.HS)});
+      {texel ? "attention_texel_forward_f32" : "attention_forward_f32", 3, sizeof(AttentionForwardPush),
+       constants_for(op, stream, tile, s.HS), texel ? 0b1u : 0u});
   const AttentionForwardPush push{push_for(s), static_cast<uint32_t>(first_query)};
-  stream.dispatch(pipeline, {vk::reads(qkv.slice), vk::writes(out.slice), vk::writes(lse.slice)}, push,
-                  groups_for(s, tile, rows), op);
+  stream.dispatch(pipeline, {texel ? reads_rgba(qkv) : vk::reads(qkv.slice), vk::writes(out.slice), vk::writes(lse.slice)},
+                  push, groups_for(s, tile, rows), op);
 }
 
 void attention_backward(vk::CommandStream& stream, const Tensor& dout, const Tensor& qkv,
@@ -131,14 +141,23 @@ void attention_backward(vk::CommandStream& stream, const Tensor& dout, const Ten
   const std::vector<uint32_t> constants = constants_for(op, stream, tile, s.HS);
   // delta writes D_t into dqkv's dq slots; dkv reads them and writes dk, dv; dq reads them and
   // overwrites them with dq. Each writes dqkv, so the stream orders the three.
-  for (const char* pass : {"attention_backward_delta_f32", "attention_backward_dkv_f32",
-                           "attention_backward_dq_f32"}) {
+  const bool texel = uses_texel_attention(stream, s, {&dout, &qkv}, lse);
+  const char* passes[2][3] = {
+      {"attention_backward_delta_f32", "attention_backward_dkv_f32", "attention_backward_dq_f32"},
+      {"attention_texel_backward_delta_f32", "attention_texel_backward_dkv_f32", "attention_texel_backward_dq_f32"}};
+  for (const char* pass : passes[texel ? 1 : 0]) {
     const auto& pipeline =
-        stream.context().pipelines().get({pass, 5, sizeof(AttentionPush), constants});
-    stream.dispatch(pipeline,
-                    {vk::reads(dout.slice), vk::reads(qkv.slice), vk::reads(out.slice),
-                     vk::reads(lse.slice), vk::writes(dqkv.slice)},
-                    push, groups, pass);
+        stream.context().pipelines().get({pass, 5, sizeof(AttentionPush), constants, texel ? 0b1011u : 0u});
+    if (texel)
+      stream.dispatch(pipeline,
+                      {reads_rgba(dout), reads_rgba(qkv), vk::reads(out.slice),
+                       vk::reads_texels(lse.slice.sub(0, lse.bytes()), VK_FORMAT_R32_SFLOAT), vk::writes(dqkv.slice)},
+                      push, groups, pass);
+    else
+      stream.dispatch(pipeline,
+                      {vk::reads(dout.slice), vk::reads(qkv.slice), vk::reads(out.slice), vk::reads(lse.slice),
+                       vk::writes(dqkv.slice)},
+                      push, groups, pass);
   }
 }
 

@@ -1,11 +1,14 @@
 // Matmul launchers and the tile table (see matmul.h). On CPU devices (lavapipe) matmul() runs
-// shaders/matmul_cpu.comp, a kernel shaped for lavapipe's SIMD-lanes execution, whenever the tile is
-// a CPU-kernel tile (BM = TM, one row block shared by all lanes); ALPHA_DISABLE_CPU_MATMUL=1 turns
-// that off and every device runs the portable shaders/matmul.comp.
+// shaders/matmul_texel.comp (operands through rgba32f texel buffers) when the shapes allow it and no
+// tile is asked for, else shaders/matmul_cpu.comp (storage buffers, shaped for lavapipe's SIMD-lanes
+// execution) whenever the tile is a CPU-kernel tile (BM = TM, one row block shared by all lanes).
+// ALPHA_DISABLE_TEXEL=1 turns the first off, ALPHA_DISABLE_CPU_MATMUL=1 the second; with both, every
+// device runs the portable shaders/matmul.comp.
 #include "engine/ops/matmul.h"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -43,6 +46,18 @@ static const MatmulTile kCpuPortableTile{64, 64, 16, 8, 8};
 //   times over; this measured 7x faster for d6 decode steps (perf/kernels.md).
 static const MatmulTile kCpuSkinnyTile{1, 16, 4, 1, 16};
 constexpr int64_t kSkinnyRows = 4;
+
+// matmul_texel.comp's tiles, by scheme (see the shader). 1024³ NN on lavapipe (dev/kernel_lab):
+// NN/NT: R = 2 rows per lane, CB = 2 column chunks (16x16 per workgroup) 40 GFLOP/s; 2x1 32, 1x2 34,
+//   3x1 28, 4x1 28 (more accumulators spill: a vec4 is 4 SIMD registers on lavapipe).
+// TN: TM = 4 rows shared, 32 columns (4x32) 33 GFLOP/s; 8x32 38 but spills, 2x32 21.
+struct TexelTile {
+  uint32_t r, cb;
+  uint32_t bm(Layout layout) const { return layout == Layout::TN ? r : 8 * r; }
+  uint32_t bn(Layout layout) const { return layout == Layout::TN ? 32 * cb : 8 * cb; }
+};
+static const TexelTile kTexelRowsTile{2, 2};
+static const TexelTile kTexelColsTile{4, 1};
 
 // ALPHA_DISABLE_CPU_MATMUL=1: CPU devices use the portable kernel too. Read once.
 static bool cpu_matmul_disabled() {
@@ -100,6 +115,55 @@ static void check_view(const MatrixView& v, const char* role) {
     fail("matmul: {} has 2^32 or more elements; the kernels index with 32 bits", role);
 }
 
+// The texel kernel reads A and B as whole rgba32f texels that never straddle a row: every stride and
+// the size along each texel's direction must be a multiple of 4, the views aligned for a texel
+// buffer and within its size, and the k-loop under lavapipe's 65535-iteration loop limit.
+static bool texel_shapes_fit(const vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
+                             Layout layout, int64_t M, int64_t N, int64_t K) {
+  const auto& info = stream.context().info();
+  auto view_fits = [&](const MatrixView& v) {
+    const uint64_t texels = uint64_t((v.rows - 1) * v.ld + v.cols) / 4;
+    return v.ld % 4 == 0 && v.cols % 4 == 0 && v.slice.offset % std::max<uint64_t>(info.min_texel_buffer_offset_alignment, 1) == 0 &&
+           texels <= info.max_texel_buffer_elements;
+  };
+  const int64_t k_steps = layout == Layout::TN ? (K + 7) / 8 : K / 4;
+  const bool sizes = layout == Layout::NN   ? K % 4 == 0 && N % 4 == 0
+                     : layout == Layout::NT ? K % 4 == 0
+                                            : M % 4 == 0 && N % 4 == 0;
+  return sizes && k_steps < 65535 && view_fits(a) && view_fits(b);
+}
+
+bool uses_texel_matmul(const vk::CommandStream& stream, const MatrixView& a, const MatrixView& b, Layout layout,
+                       int64_t M, int64_t N, int64_t K) {
+  const bool tile_from_env = std::getenv("ALPHA_MATMUL_TILE") && *std::getenv("ALPHA_MATMUL_TILE");
+  return stream.context().texel_kernels() && !tile_from_env && M > kSkinnyRows &&
+         texel_shapes_fit(stream, a, b, layout, M, N, K);
+}
+
+static void matmul_texel(vk::CommandStream& stream, const MatrixView& a, const MatrixView& b, const MatrixView& c,
+                         Layout layout, const Tensor* bias, bool accumulate, int64_t M, int64_t N, int64_t K) {
+  const char* names[3][2] = {{"matmul_texel_nn_f32", "matmul_texel_nn_bias_f32"},
+                             {"matmul_texel_nt_f32", "matmul_texel_nt_bias_f32"},
+                             {"matmul_texel_tn_f32", "matmul_texel_tn_bias_f32"}};
+  const TexelTile t = layout == Layout::TN ? kTexelColsTile : kTexelRowsTile;
+  vk::PipelineDesc desc{names[static_cast<int>(layout)][bias ? 1 : 0], bias ? 4u : 3u, sizeof(MatmulPush),
+                        {t.r, t.cb}, 0b11};
+  const auto& pipeline = stream.context().pipelines().get(desc);
+  MatmulPush push{static_cast<uint32_t>(M),    static_cast<uint32_t>(N),    static_cast<uint32_t>(K),
+                  accumulate ? 1u : 0u,        static_cast<uint32_t>(a.ld), static_cast<uint32_t>(b.ld),
+                  static_cast<uint32_t>(c.ld)};
+  vk::Groups groups{static_cast<uint32_t>((N + t.bn(layout) - 1) / t.bn(layout)),
+                    static_cast<uint32_t>((M + t.bm(layout) - 1) / t.bm(layout))};
+  auto texels = [](const MatrixView& v) {
+    return vk::reads_texels(v.slice.sub(0, uint64_t((v.rows - 1) * v.ld + v.cols) * 4), VK_FORMAT_R32G32B32A32_SFLOAT);
+  };
+  auto out = vk::writes(c.slice);
+  if (bias)
+    stream.dispatch(pipeline, {texels(a), texels(b), vk::reads(bias->slice), out}, push, groups);
+  else
+    stream.dispatch(pipeline, {texels(a), texels(b), out}, push, groups);
+}
+
 void matmul(vk::CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& c, Layout layout,
             const Tensor* bias, bool accumulate, std::optional<MatmulTile> tile) {
   require_f32(a, "matmul", "a");
@@ -124,6 +188,8 @@ void matmul(vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
     require_f32(*bias, "matmul", "bias");
     if (bias->numel() != N) fail("matmul: bias has {} elements, expected N = {}", bias->numel(), N);
   }
+  if (!tile && uses_texel_matmul(stream, a, b, layout, M, N, K))
+    return matmul_texel(stream, a, b, c, layout, bias, accumulate, M, N, K);
   MatmulTile t = tile ? *tile : default_matmul_tile(stream);
   const bool tile_from_env = std::getenv("ALPHA_MATMUL_TILE") && *std::getenv("ALPHA_MATMUL_TILE");
   if (!tile && !tile_from_env && M <= kSkinnyRows && uses_cpu_matmul(stream, t)) t = kCpuSkinnyTile;

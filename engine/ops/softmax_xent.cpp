@@ -40,6 +40,17 @@ void softmax_cross_entropy(vk::CommandStream& stream, const Tensor& logits, cons
     fail("softmax_cross_entropy: dlogits {} must have the shape of logits {}",
          dlogits.shape_string(), logits.shape_string());
 
+  // CPU devices: one dispatch of the texel kernel when the rows are whole texels and fit one view.
+  const SoftmaxXentPush whole{static_cast<uint32_t>(N), static_cast<uint32_t>(V), dloss_scale};
+  if (V % 4 == 0 && max_chunk_bytes == 0 && (N + 7) / 8 <= 65535 && V / 4 < 65535 &&
+      texel_views_fit(stream, {&logits, &dlogits})) {
+    const auto& pipeline = stream.context().pipelines().get(
+        {"softmax_xent_texel_f32", 4, sizeof(SoftmaxXentPush), {}, 0b1001});
+    stream.dispatch(pipeline, {reads_rgba(logits), vk::reads(targets.slice), vk::writes(losses.slice), writes_rgba(dlogits)},
+                    whole, {static_cast<uint32_t>((N + 7) / 8)}, "softmax_xent");
+    return;
+  }
+
   // Chunks of rows: the logits binding fits the storage-buffer range, and every chunk starts at a
   // byte offset aligned for logits (row * V * 4) and for targets/losses (row * 4).
   const auto& info = stream.context().info();

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "engine/vk/check.h"
 #include "engine/vk/context.h"
 
@@ -30,9 +32,24 @@ CommandStream::CommandStream(Context& context, bool profile) : context_(context)
   }
 }
 
+uint32_t texel_bytes(VkFormat format) {
+  switch (format) {
+    case VK_FORMAT_R32_SFLOAT:
+    case VK_FORMAT_R32_UINT:
+    case VK_FORMAT_R32_SINT: return 4;
+    case VK_FORMAT_R32G32_SFLOAT: return 8;
+    case VK_FORMAT_R32G32B32A32_SFLOAT:
+    case VK_FORMAT_R32G32B32A32_UINT:
+    case VK_FORMAT_R32G32B32A32_SINT: return 16;
+    case VK_FORMAT_R16G16B16A16_SFLOAT: return 8;
+    default: return 0;
+  }
+}
+
 CommandStream::~CommandStream() {
   VkDevice device = context_.device();
   vkQueueWaitIdle(context_.queue());
+  for (const auto& [key, view] : views_) vkDestroyBufferView(device, view, nullptr);
   for (VkDescriptorPool pool : pools_) vkDestroyDescriptorPool(device, pool, nullptr);
   if (query_pool_) vkDestroyQueryPool(device, query_pool_, nullptr);
   vkDestroyFence(device, fence_, nullptr);
@@ -54,11 +71,12 @@ void CommandStream::begin_recording() {
 
 VkDescriptorSet CommandStream::allocate_set(VkDescriptorSetLayout layout) {
   if (sets_left_in_pool_ == 0) {
-    VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * kMaxBindings};
+    VkDescriptorPoolSize sizes[2] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * kMaxBindings},
+                                     {VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER, kSetsPerPool * kMaxBindings}};
     VkDescriptorPoolCreateInfo info{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
     info.maxSets = kSetsPerPool;
-    info.poolSizeCount = 1;
-    info.pPoolSizes = &size;
+    info.poolSizeCount = 2;
+    info.pPoolSizes = sizes;
     VkDescriptorPool pool;
     VK_CHECK(vkCreateDescriptorPool(context_.device(), &info, nullptr, &pool));
     pools_.push_back(pool);
@@ -74,6 +92,48 @@ VkDescriptorSet CommandStream::allocate_set(VkDescriptorSetLayout layout) {
   return set;
 }
 
+VkBufferView CommandStream::texel_view(const Binding& b) {
+  ViewKey key{b.slice.buffer, b.slice.offset, b.slice.size, b.texel_format};
+  if (auto it = views_.find(key); it != views_.end()) return it->second;
+  VkBufferViewCreateInfo info{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
+  info.buffer = b.slice.buffer;
+  info.format = b.texel_format;
+  info.offset = b.slice.offset;
+  info.range = b.slice.size;
+  VkBufferView view;
+  VK_CHECK(vkCreateBufferView(context_.device(), &info, nullptr, &view));
+  views_.emplace(key, view);
+  return view;
+}
+
+void CommandStream::check_binding(const PipelineDesc& desc, uint32_t index, const Binding& b) const {
+  const auto& info = context_.info();
+  if (b.slice.buffer == VK_NULL_HANDLE || b.slice.size == 0) fail("{}: an empty buffer is bound", desc.shader);
+  const bool texel = b.texel_format != VK_FORMAT_UNDEFINED;
+  if (texel != desc.is_texel(index))
+    fail("{}: binding {} is a {} in the shader but bound as a {}", desc.shader, index,
+         desc.is_texel(index) ? "texel buffer" : "storage buffer", texel ? "texel buffer" : "storage buffer");
+  if (!texel) {
+    if (b.slice.size > info.max_storage_buffer_range)
+      fail("{}: a {:.1f} MiB binding exceeds this device's {:.1f} MiB storage-buffer range; split the tensor",
+           desc.shader, b.slice.size / 1048576.0, info.max_storage_buffer_range / 1048576.0);
+    if (b.slice.offset % info.min_storage_buffer_offset_alignment != 0)
+      fail("{}: binding offset {} is not aligned to {}", desc.shader, b.slice.offset,
+           info.min_storage_buffer_offset_alignment);
+    return;
+  }
+  const uint32_t bytes = texel_bytes(b.texel_format);
+  if (bytes == 0) fail("{}: binding {} has a texel format alpha does not know ({})", desc.shader, index, int(b.texel_format));
+  if (b.slice.size % bytes != 0)
+    fail("{}: texel binding {} of {} bytes is not a whole number of {}-byte texels", desc.shader, index, b.slice.size,
+         bytes);
+  if (b.slice.size / bytes > info.max_texel_buffer_elements)
+    fail("{}: texel binding {} has {} texels, the device allows {}; split the tensor", desc.shader, index,
+         b.slice.size / bytes, info.max_texel_buffer_elements);
+  if (b.slice.offset % std::max<uint64_t>(1, info.min_texel_buffer_offset_alignment) != 0)
+    fail("{}: texel binding offset {} is not aligned to {}", desc.shader, b.slice.offset,
+         info.min_texel_buffer_offset_alignment);
+}
 
 void CommandStream::barrier_if_hazard(std::initializer_list<Binding> bindings) {
   auto overlaps_any = [](const std::vector<Range>& ranges, const Range& r) {
@@ -114,31 +174,31 @@ void CommandStream::dispatch(const Pipeline& pipeline, std::initializer_list<Bin
   if (groups.x > info.max_group_count_x || groups.y > info.max_group_count_y)
     fail("{}: {}x{} workgroups exceed the device limit {}x{}", desc.shader, groups.x, groups.y,
          info.max_group_count_x, info.max_group_count_y);
-  for (const auto& b : bindings) {
-    if (b.slice.buffer == VK_NULL_HANDLE || b.slice.size == 0) fail("{}: an empty buffer is bound", desc.shader);
-    if (b.slice.size > info.max_storage_buffer_range)
-      fail("{}: a {:.1f} MiB binding exceeds this device's {:.1f} MiB storage-buffer range; split the tensor",
-           desc.shader, b.slice.size / 1048576.0, info.max_storage_buffer_range / 1048576.0);
-    if (b.slice.offset % info.min_storage_buffer_offset_alignment != 0)
-      fail("{}: binding offset {} is not aligned to {}", desc.shader, b.slice.offset,
-           info.min_storage_buffer_offset_alignment);
-  }
+  uint32_t index = 0;
+  for (const auto& b : bindings) check_binding(desc, index++, b);
 
   if (state_ == State::Empty) begin_recording();
   barrier_if_hazard(bindings);
 
   VkDescriptorSet set = allocate_set(pipeline.set_layout);
   VkDescriptorBufferInfo buffer_infos[kMaxBindings];
+  VkBufferView views[kMaxBindings];
   VkWriteDescriptorSet writes[kMaxBindings];
   uint32_t i = 0;
   for (const auto& b : bindings) {
-    buffer_infos[i] = {b.slice.buffer, b.slice.offset, b.slice.size};
     writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
     writes[i].dstSet = set;
     writes[i].dstBinding = i;
     writes[i].descriptorCount = 1;
-    writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-    writes[i].pBufferInfo = &buffer_infos[i];
+    if (desc.is_texel(i)) {
+      views[i] = texel_view(b);
+      writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER;
+      writes[i].pTexelBufferView = &views[i];
+    } else {
+      buffer_infos[i] = {b.slice.buffer, b.slice.offset, b.slice.size};
+      writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+      writes[i].pBufferInfo = &buffer_infos[i];
+    }
     ++i;
   }
   vkUpdateDescriptorSets(context_.device(), i, writes, 0, nullptr);
@@ -194,6 +254,8 @@ void CommandStream::reset() {
   VK_CHECK(vkResetCommandBuffer(commands_, 0));
   for (VkDescriptorPool pool : pools_) vkDestroyDescriptorPool(context_.device(), pool, nullptr);
   pools_.clear();
+  for (const auto& [key, view] : views_) vkDestroyBufferView(context_.device(), view, nullptr);
+  views_.clear();
   sets_left_in_pool_ = 0;
   pending_reads_.clear();
   pending_writes_.clear();

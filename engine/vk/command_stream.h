@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,12 +19,20 @@ namespace alpha::vk {
 
 class Context;
 
+// A buffer range bound to one binding: a storage buffer, or a storage texel buffer (imageBuffer) of
+// texel_format when that is not VK_FORMAT_UNDEFINED. A texel binding's slice must start at the device's
+// texel offset alignment and hold whole texels.
 struct Binding {
   BufferSlice slice;
   bool write = false;
+  VkFormat texel_format = VK_FORMAT_UNDEFINED;
 };
 inline Binding reads(const BufferSlice& slice) { return {slice, false}; }
 inline Binding writes(const BufferSlice& slice) { return {slice, true}; }
+inline Binding reads_texels(const BufferSlice& slice, VkFormat format) { return {slice, false, format}; }
+inline Binding writes_texels(const BufferSlice& slice, VkFormat format) { return {slice, true, format}; }
+// Bytes per texel of the formats texel bindings take (R32_SFLOAT, R32G32B32A32_SFLOAT, ...); 0 if unknown.
+uint32_t texel_bytes(VkFormat format);
 
 struct Groups {
   uint32_t x = 1, y = 1, z = 1;
@@ -73,6 +82,8 @@ class CommandStream {
 
   void begin_recording();
   VkDescriptorSet allocate_set(VkDescriptorSetLayout layout);
+  VkBufferView texel_view(const Binding& binding);
+  void check_binding(const PipelineDesc& desc, uint32_t index, const Binding& binding) const;
   void barrier_if_hazard(std::initializer_list<Binding> bindings);
   void read_timings();
 
@@ -85,6 +96,13 @@ class CommandStream {
   uint32_t query_capacity_ = 0;
   State state_ = State::Empty;
   std::vector<Range> pending_reads_, pending_writes_;  // since the last barrier
+  struct ViewKey {
+    VkBuffer buffer;
+    VkDeviceSize offset, size;
+    VkFormat format;
+    auto operator<=>(const ViewKey&) const = default;
+  };
+  std::map<ViewKey, VkBufferView> views_;  // texel-buffer views of this recording, freed by reset()
   std::vector<std::string> labels_;
   std::vector<DispatchTiming> timings_;
   size_t dispatch_count_ = 0, barrier_count_ = 0;

@@ -22,6 +22,7 @@ struct Switches {
   bool disable_coopmat = false;     // ALPHA_DISABLE_COOPMAT: no cooperative-matrix kernels
   bool disable_fp16 = false;        // ALPHA_DISABLE_FP16: no fp16 arithmetic or 16-bit storage
   bool disable_direct_map = false;  // ALPHA_DISABLE_DIRECT_MAP: always upload through staging
+  bool disable_texel = false;       // ALPHA_DISABLE_TEXEL: no texel-buffer kernels on CPU devices
   static Switches from_env();
   std::string describe() const;
 };
@@ -57,6 +58,9 @@ class Context {
   PipelineRegistry& pipelines() { return *pipelines_; }
   uint64_t wait_timeout_ns() const { return wait_timeout_ns_; }
   bool fp16_enabled() const { return fp16_enabled_; }
+  // The CPU-device kernels that read through rgba32f storage texel buffers and 8-lane subgroup
+  // shuffles (lavapipe's fast loads) can run: a CPU device with both, and ALPHA_DISABLE_TEXEL unset.
+  bool texel_kernels() const { return texel_kernels_; }
 
   // Waits for a fence with the context's timeout; a timeout or device loss becomes an alpha::Error.
   void wait(VkFence fence) const;
@@ -67,6 +71,7 @@ class Context {
   Switches switches_;
   uint64_t wait_timeout_ns_ = 0;
   bool fp16_enabled_ = false;
+  bool texel_kernels_ = false;
   VkDevice device_ = VK_NULL_HANDLE;
   VkQueue queue_ = VK_NULL_HANDLE;
   VkCommandPool command_pool_ = VK_NULL_HANDLE;

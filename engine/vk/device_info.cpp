@@ -124,6 +124,8 @@ static DeviceInfo query_device(VkInstance instance, VkPhysicalDevice physical, u
     info.driver_info = driver.driverInfo;
   }
   info.subgroup_size = subgroup.subgroupSize;
+  info.subgroup_shuffle = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                          (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
   info.min_subgroup_size = subgroup_control.minSubgroupSize;
   info.max_subgroup_size = subgroup_control.maxSubgroupSize;
   info.max_shared_memory = p.limits.maxComputeSharedMemorySize;
@@ -133,6 +135,15 @@ static DeviceInfo query_device(VkInstance instance, VkPhysicalDevice physical, u
   info.max_storage_buffer_range = p.limits.maxStorageBufferRange;
   info.min_storage_buffer_offset_alignment = p.limits.minStorageBufferOffsetAlignment;
   info.timestamp_period_ns = p.limits.timestampPeriod;
+  info.max_texel_buffer_elements = p.limits.maxTexelBufferElements;
+  info.min_texel_buffer_offset_alignment = p.limits.minTexelBufferOffsetAlignment;
+  auto storage_texel = [&](VkFormat format) {
+    VkFormatProperties props;
+    vkGetPhysicalDeviceFormatProperties(physical, format, &props);
+    return (props.bufferFeatures & VK_FORMAT_FEATURE_STORAGE_TEXEL_BUFFER_BIT) != 0;
+  };
+  info.texel_rgba32f = storage_texel(VK_FORMAT_R32G32B32A32_SFLOAT);
+  info.texel_r32f = storage_texel(VK_FORMAT_R32_SFLOAT);
 
   VkPhysicalDeviceVulkan11Features f11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
   VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};

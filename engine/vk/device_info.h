@@ -33,6 +33,7 @@ struct DeviceInfo {
   bool storage_16bit = false;     // storageBuffer16BitAccess
   bool bf16 = false;              // VK_KHR_shader_bfloat16 present
   uint32_t subgroup_size = 0;
+  bool subgroup_shuffle = false;  // VK_SUBGROUP_FEATURE_SHUFFLE_BIT in compute shaders
   bool subgroup_size_control = false;
   uint32_t min_subgroup_size = 0, max_subgroup_size = 0;
   uint32_t max_shared_memory = 0;
@@ -40,6 +41,11 @@ struct DeviceInfo {
   uint32_t max_group_count_x = 0, max_group_count_y = 0;
   uint32_t max_storage_buffer_range = 0;
   uint64_t min_storage_buffer_offset_alignment = 0;
+  // Storage texel buffers (imageBuffer): formats usable as one, and their limits.
+  bool texel_rgba32f = false;  // R32G32B32A32_SFLOAT with STORAGE_TEXEL_BUFFER
+  bool texel_r32f = false;     // R32_SFLOAT with STORAGE_TEXEL_BUFFER
+  uint32_t max_texel_buffer_elements = 0;
+  uint64_t min_texel_buffer_offset_alignment = 0;
   bool timestamps = false;
   float timestamp_period_ns = 0;
 

@@ -112,7 +112,8 @@ const Pipeline& PipelineRegistry::get(const PipelineDesc& desc) {
   for (uint32_t c : desc.constants) key += fmt::format(":{}", c);
   if (auto it = pipelines_.find(key); it != pipelines_.end()) {
     const PipelineDesc& have = it->second->desc;
-    if (have.bindings != desc.bindings || have.push_bytes != desc.push_bytes)
+    if (have.bindings != desc.bindings || have.push_bytes != desc.push_bytes ||
+        have.texel_bindings != desc.texel_bindings)
       fail("shader {} was described twice with different bindings or push size", desc.shader);
     return *it->second;
   }
@@ -124,7 +125,8 @@ const Pipeline& PipelineRegistry::get(const PipelineDesc& desc) {
   std::vector<VkDescriptorSetLayoutBinding> bindings(desc.bindings);
   for (uint32_t i = 0; i < desc.bindings; ++i) {
     bindings[i].binding = i;
-    bindings[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    bindings[i].descriptorType =
+        desc.is_texel(i) ? VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
     bindings[i].descriptorCount = 1;
     bindings[i].stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
   }

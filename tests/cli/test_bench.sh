@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `alpha bench` on tiny shapes: the matmul, kernel and training tables, the JSON report (every field
 # present, positive and finite; FLOP and byte counts by hand), the PyTorch peer beside every row
-# (--vs-torch), --record/--check against a history CSV, and bad input -> one clear line, exit != 0.
+# (--vs-torch, the inference rows' too), --record/--check against a history CSV, and bad input ->
+# one clear line, exit != 0.
 # No test asserts a speed. Usage: test_bench.sh PATH/TO/alpha
 set -u
 alpha=$1
@@ -115,12 +116,27 @@ positive(i, "prefill_ms", "prefill_tokens_per_s", "decode_ms", "decode_tokens_pe
 assert (i["model"], i["prompt_tokens"], i["decode_tokens"], i["vocab_size"]) == ("d1", 8, 8, 64), i
 assert abs(i["prefill_tokens_per_s"] - 8 / (i["prefill_ms"] / 1000)) < 1e-6 * i["prefill_tokens_per_s"]
 assert abs(i["decode_tokens_per_s"] - 1000 / i["decode_ms"]) < 1e-6 * i["decode_tokens_per_s"]
+for figure, tokens in (("prefill", 8), ("decode", 1)):
+    peer = i["torch"][figure]
+    positive(peer, "median_ms", "min_ms", "max_ms", "tokens_per_s", "speed_ratio")
+    assert peer["variant"].startswith("cpu"), peer
+    assert abs(peer["tokens_per_s"] - tokens / (peer["median_ms"] / 1000)) < 1e-6 * peer["tokens_per_s"], peer
+    assert abs(peer["speed_ratio"] - peer["median_ms"] / i[figure + "_ms"]) < 1e-9 * peer["speed_ratio"], peer
 ' "$tmp/all.json" && [ "$(grep -Ec ',"?kernel ' "$tmp/history.csv")" -eq 27 ] &&
-   [ "$(grep -c ',infer d1 L1 H1 C64 V64 prompt 8,' "$tmp/history.csv")" -eq 4 ] &&
-   [ "$(grep -c ',torch_' "$tmp/history.csv")" -eq 14 ] && [ "$(grep -c ',ceiling ' "$tmp/history.csv")" -eq 2 ]; then
+   [ "$(grep -c ',infer d1 L1 H1 C64 V64 prompt 8,' "$tmp/history.csv")" -eq 6 ] &&
+   [ "$(grep -c ',infer d1 .*,torch_\(prefill\|decode\)_ms,' "$tmp/history.csv")" -eq 2 ] &&
+   [ "$(grep -c ',torch_' "$tmp/history.csv")" -eq 16 ] && [ "$(grep -c ',ceiling ' "$tmp/history.csv")" -eq 2 ]; then
   pass "bench --vs-torch: every op beside its peer; --json has every field (positive, finite, counts by hand)"
 else
   fail "bench --vs-torch --json: $out $(cat "$tmp/all.json" "$tmp/history.csv" 2>&1)"
+fi
+
+# The inference rows alone: alpha's prefill and decode, torch's tokens/s and both ratios on the row.
+out=$("$alpha" bench --ops infer "${tiny[@]}" --vs-torch 2>&1)
+if [ $? -eq 0 ] && grep -Eq '^d1 +64 +8 +8 +[0-9.]+ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ MiB +[0-9]+ +[0-9.]+  prefill [0-9.]+x.*, decode [0-9.]+x .*\(cpu' <<<"$out"; then
+  pass "bench --ops infer --vs-torch prints torch's prefill and decode tokens/s and alpha/torch"
+else
+  fail "bench --ops infer --vs-torch: $out"
 fi
 
 # --json, --record and --check on a tiny run (no speed asserted: only shapes, signs and messages).

@@ -138,6 +138,8 @@ check "a second train is refused while one runs" nonzero "run tiny is training t
   -- fleet train local --run other --data data/corpus.txt
 check "status shows the run training" 0 "^local +[^ ]+ +yes +current +tiny +running +[0-9]+ +[0-9.]+ +- +-$" \
   -- fleet status local
+# The log prints a progress line every few steps: wait until it holds the header and two of them.
+for _ in $(seq 1 600); do [ "$(grep -c '^step ' "$run_dir/train.log")" -ge 2 ] && break; sleep 0.1; done
 check "logs -n 3" 0 "^step [0-9]+/2000 loss" -- fleet logs local -n 3
 [ "$(wc -l <<<"$out")" -eq 3 ] && pass "logs -n 3 prints 3 lines" || fail "logs: $out"
 

@@ -155,7 +155,8 @@ TEST_CASE_FIXTURE(GpuFixture,
   const std::vector<AttnShape> shapes = {
       {2, 37, 48, 3},   // HS = 16, T not a multiple of the 8- or 64-row tiles or the 16-key blocks
       {2, 1, 48, 3},    // T = 1: each row sees only itself
-      {1, 130, 64, 2},  // HS = 32, more than one 64-row tile
+      {1, 130, 64, 2},  // HS = 32, more than one 64-row tile (CPU devices: the texel kernels)
+      {2, 45, 128, 2},  // HS = 64, GPT-2's head size (CPU devices: the texel kernels, two chunks)
   };
   for (const auto& s : shapes) check_against_reference(s);
 }

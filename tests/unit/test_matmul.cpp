@@ -110,6 +110,45 @@ TEST_CASE_FIXTURE(GpuFixture, "matmul matches the CPU reference for every layout
     for (const auto& shape : shapes) check_matmul(shape, tile);
 }
 
+// matmul_texel.comp (the default on CPU devices when the texels fit): shapes whose texel-direction
+// sizes are multiples of 4 but whose M, N, K are no multiple of its tiles (16x16 for NN and NT,
+// 4x32 for TN with 8-deep k steps), so every edge clamp runs; and shapes that must fall back.
+TEST_CASE_FIXTURE(GpuFixture, "the texel matmul matches the CPU reference and is taken where it fits") {
+  auto& context = gpu();
+  if (!context.texel_kernels()) {
+    MESSAGE("this device has no texel kernels; skipped");
+    return;
+  }
+  const std::vector<MatmulCase> texel_shapes = {
+      {37, 52, 28, Layout::NN, false, false},  {70, 132, 100, Layout::NN, true, true},
+      {9, 4, 4, Layout::NN, true, false},      {37, 53, 28, Layout::NT, false, false},
+      {131, 70, 132, Layout::NT, true, false}, {5, 3, 8, Layout::NT, false, true},
+      {36, 52, 29, Layout::TN, false, false},  {132, 44, 70, Layout::TN, true, true},
+      {8, 4, 3, Layout::TN, true, false},      {20, 100, 257, Layout::TN, false, false},
+  };
+  vk::CommandStream probe(context);
+  vk::Arena arena(context);
+  auto view = [&](int64_t rows, int64_t cols) {
+    return ops::MatrixView{arena.allocate(rows * cols * 4), rows, cols, cols};
+  };
+  auto taken = [&](const MatmulCase& c) {
+    const bool ta = c.layout == Layout::TN, tb = c.layout == Layout::NT;
+    auto a = ta ? view(c.K, c.M) : view(c.M, c.K);
+    auto b = tb ? view(c.N, c.K) : view(c.K, c.N);
+    return ops::uses_texel_matmul(probe, a, b, c.layout, c.M, c.N, c.K);
+  };
+  for (const auto& shape : texel_shapes) {
+    CAPTURE(layout_name(shape.layout));
+    CHECK(taken(shape));
+    check_matmul(shape, std::nullopt);
+  }
+  // K (NN, NT) or M (TN) not a multiple of 4, N not one in NN, and few rows keep the other kernels
+  for (const MatmulCase& shape : {MatmulCase{37, 52, 29, Layout::NN}, MatmulCase{37, 53, 29, Layout::NT},
+                                  MatmulCase{37, 52, 28, Layout::TN}, MatmulCase{37, 53, 28, Layout::NN},
+                                  MatmulCase{4, 52, 28, Layout::NN}})
+    CHECK_FALSE(taken(shape));
+}
+
 TEST_CASE_FIXTURE(GpuFixture, "matmul_naive matches the CPU reference") {
   auto& context = gpu();
   vk::Arena arena(context);
@@ -153,14 +192,16 @@ TEST_CASE_FIXTURE(GpuFixture, "matmul refuses shapes that do not fit") {
 namespace alpha::test {
 
 // Views with row strides (blocks of wider matrices, as the split LM head uses): every layout, the
-// CPU and portable kernels, odd strides; C's elements outside the block must stay untouched.
+// texel (the default for multiples of 4 on CPU devices), CPU and portable kernels, odd strides; C's elements outside the block must stay untouched.
 TEST_CASE_FIXTURE(GpuFixture, "matmul on strided views matches the reference and writes only its block") {
   auto& context = gpu();
   const int64_t skip = 64;  // the views start 64 floats into their buffers
   // odd sizes and stride (scalar loads); multiples of 4 (the CPU kernel's vec4 loads)
   for (auto [M, N, K, pad] : {std::array<int64_t, 4>{37, 29, 23, 67}, std::array<int64_t, 4>{36, 28, 24, 68}})
   for (Layout layout : {Layout::NN, Layout::NT, Layout::TN}) {
-    for (std::optional<ops::MatmulTile> tile : {std::optional<ops::MatmulTile>{}, std::optional(ops::MatmulTile{64, 64, 16, 4, 4})}) {
+    for (std::optional<ops::MatmulTile> tile :
+         {std::optional<ops::MatmulTile>{}, std::optional(ops::MatmulTile{64, 64, 16, 4, 4}),
+          std::optional(ops::MatmulTile{128, 16, 4, 16, 16})}) {
       CAPTURE(layout_name(layout));
       CAPTURE(pad);
       CAPTURE(tile ? tile->to_string() : "default");

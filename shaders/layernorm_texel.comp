@@ -1,0 +1,104 @@
+#version 450
+// LayerNorm for CPU devices (lavapipe), the maths of layernorm.comp (biased variance, eps from the
+// push block), for C % 4 == 0 with every tensor read and written as rgba32f texels (inline,
+// branch-free loads and stores on lavapipe, where storage-buffer accesses inside a loop are loops
+// over the lanes). A workgroup is one 8-lane subgroup and needs no shared memory or barriers:
+//   LAYERNORM_FORWARD, LAYERNORM_DX: each lane owns one row (row = 8·group + lane) and walks its C/4
+//     texels itself, so every reduction is a lane's own serial sum (vec4, then x+y+z+w).
+//   LAYERNORM_DPARAMS: each lane owns 4 channels (texel column 8·group + lane) and walks all N rows:
+//     dweight[c] += sum_n dout·xhat, dbias[c] += sum_n dout, in row order.
+// Every sum has a fixed order: bit-reproducible.
+
+layout(push_constant) uniform Push {
+  uint N;
+  uint C;
+  float eps;
+} p;
+
+layout(local_size_x = 8) in;
+
+#if defined(LAYERNORM_FORWARD)
+layout(rgba32f, binding = 0) uniform readonly imageBuffer x4;
+layout(rgba32f, binding = 1) uniform readonly imageBuffer weight4;
+layout(rgba32f, binding = 2) uniform readonly imageBuffer bias4;
+layout(rgba32f, binding = 3) uniform writeonly imageBuffer out4;
+layout(binding = 4) writeonly buffer Mean { float mean[]; };
+layout(binding = 5) writeonly buffer Rstd { float rstd[]; };
+#elif defined(LAYERNORM_DX)
+layout(rgba32f, binding = 0) uniform readonly imageBuffer dout4;
+layout(rgba32f, binding = 1) uniform readonly imageBuffer x4;
+layout(rgba32f, binding = 2) uniform readonly imageBuffer weight4;
+layout(binding = 3) readonly buffer Mean { float mean[]; };
+layout(binding = 4) readonly buffer Rstd { float rstd[]; };
+layout(rgba32f, binding = 5) uniform imageBuffer dx4;
+#elif defined(LAYERNORM_DPARAMS)
+layout(rgba32f, binding = 0) uniform readonly imageBuffer dout4;
+layout(rgba32f, binding = 1) uniform readonly imageBuffer x4;
+layout(r32f, binding = 2) uniform readonly imageBuffer mean1;
+layout(r32f, binding = 3) uniform readonly imageBuffer rstd1;
+layout(binding = 4) buffer DWeight { float dweight[]; };
+layout(binding = 5) buffer DBias { float dbias[]; };
+#else
+#error "layernorm_texel.comp needs LAYERNORM_FORWARD, LAYERNORM_DX or LAYERNORM_DPARAMS"
+#endif
+
+float sum4(vec4 v) { return (v.x + v.y) + (v.z + v.w); }
+
+void main() {
+  const uint N = p.N, C4 = p.C / 4;
+  const float inv_c = 1.0 / float(p.C);
+#if defined(LAYERNORM_FORWARD) || defined(LAYERNORM_DX)
+  const uint row = gl_WorkGroupID.x * 8 + gl_LocalInvocationID.x;
+  const int base = int(min(row, N - 1) * C4);  // lanes past N redo the last row and store nothing
+#endif
+#if defined(LAYERNORM_FORWARD)
+  vec4 s = vec4(0.0);
+  for (int c = 0; c < int(C4); ++c) s += imageLoad(x4, base + c);
+  const float m = sum4(s) * inv_c;
+  vec4 sq = vec4(0.0);
+  for (int c = 0; c < int(C4); ++c) {
+    const vec4 d = imageLoad(x4, base + c) - m;
+    sq += d * d;
+  }
+  const float r = inversesqrt(sum4(sq) * inv_c + p.eps);
+  if (row < N) {
+    for (int c = 0; c < int(C4); ++c)
+      imageStore(out4, base + c, (imageLoad(x4, base + c) - m) * r * imageLoad(weight4, c) + imageLoad(bias4, c));
+    mean[row] = m;
+    rstd[row] = r;
+  }
+#elif defined(LAYERNORM_DX)
+  const float m = mean[min(row, N - 1)], r = rstd[min(row, N - 1)];
+  vec4 sg = vec4(0.0), sgx = vec4(0.0);  // sum g, sum g·xhat
+  for (int c = 0; c < int(C4); ++c) {
+    const vec4 g = imageLoad(dout4, base + c) * imageLoad(weight4, c);
+    sg += g;
+    sgx += g * ((imageLoad(x4, base + c) - m) * r);
+  }
+  const float mg = sum4(sg) * inv_c, mgx = sum4(sgx) * inv_c;
+  if (row < N) {
+    for (int c = 0; c < int(C4); ++c) {
+      const vec4 g = imageLoad(dout4, base + c) * imageLoad(weight4, c);
+      const vec4 xhat = (imageLoad(x4, base + c) - m) * r;
+      imageStore(dx4, base + c, imageLoad(dx4, base + c) + r * (g - mg - xhat * mgx));
+    }
+  }
+#else  // LAYERNORM_DPARAMS
+  const uint c4 = gl_WorkGroupID.x * 8 + gl_LocalInvocationID.x;
+  int at = int(min(c4, C4 - 1));  // lanes past C redo the last channels and store nothing
+  vec4 dw = vec4(0.0), db = vec4(0.0);
+  for (uint n = 0; n < N; ++n) {
+    const vec4 d = imageLoad(dout4, at);
+    const float m = imageLoad(mean1, int(n)).x, r = imageLoad(rstd1, int(n)).x;
+    dw += d * ((imageLoad(x4, at) - m) * r);
+    db += d;
+    at += int(C4);
+  }
+  if (c4 < C4) {
+    for (uint q = 0; q < 4; ++q) {
+      dweight[4 * c4 + q] += dw[q];
+      dbias[4 * c4 + q] += db[q];
+    }
+  }
+#endif
+}
