@@ -9,6 +9,10 @@
 // The host folds the scalars (in double, like PyTorch's Python floats); grads are only read.
 // A non-finite squared norm (a NaN or inf gradient somewhere, or an overflowing sum) skips the step:
 // params, m and v stay as they were, so one bad batch cannot poison the weights.
+// TEXEL (CPU devices, n % 4 == 0): params, grads, m and v are rgba32f texel buffers and each
+// invocation takes a texel (n counts texels): inline, branch-free loads and stores on lavapipe, where
+// storage-buffer accesses inside a loop are loops over the lanes. The push constants are read once,
+// before the loop (lavapipe hoists nothing, and a push-constant read in a loop is 8 scalar loads).
 
 layout(push_constant) uniform Push {
   uint n;
@@ -25,10 +29,23 @@ layout(push_constant) uniform Push {
 
 layout(local_size_x_id = 0) in;
 
+#ifdef TEXEL
+#define VALUE vec4
+layout(rgba32f, binding = 0) uniform imageBuffer params4;
+layout(rgba32f, binding = 1) uniform readonly imageBuffer grads4;
+layout(rgba32f, binding = 2) uniform imageBuffer m4;
+layout(rgba32f, binding = 3) uniform imageBuffer v4;
+#define LOAD(name, i) imageLoad(name##4, int(i))
+#define STORE(name, i, value) imageStore(name##4, int(i), value)
+#else
+#define VALUE float
 layout(binding = 0) buffer Params { float params[]; };
 layout(binding = 1) readonly buffer Grads { float grads[]; };
 layout(binding = 2) buffer M { float m[]; };
 layout(binding = 3) buffer V { float v[]; };
+#define LOAD(name, i) name[i]
+#define STORE(name, i, value) name[i] = value
+#endif
 layout(binding = 4) readonly buffer NormSq { float norm_sq[]; };  // [0]: sum of squares of all grads
 
 void main() {
@@ -38,14 +55,17 @@ void main() {
     const float c = p.max_norm / (sqrt(norm_sq[0]) + 1e-6);
     if (c < 1.0) coef = c;
   }
-  const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-  for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) {
-    const float g = grads[i] * coef;
-    const float mi = m[i] * p.beta1 + p.one_minus_beta1 * g;
-    const float vi = v[i] * p.beta2 + p.one_minus_beta2 * (g * g);
-    const float denom = sqrt(vi) / p.bc2_sqrt + p.eps;
-    params[i] = params[i] * p.decay - p.step_size * (mi / denom);
-    m[i] = mi;
-    v[i] = vi;
+  const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x, n = p.n;
+  const float beta1 = p.beta1, beta2 = p.beta2, one_minus_beta1 = p.one_minus_beta1;
+  const float one_minus_beta2 = p.one_minus_beta2, bc2_sqrt = p.bc2_sqrt, eps = p.eps;
+  const float decay = p.decay, step_size = p.step_size;
+  for (uint i = gl_GlobalInvocationID.x; i < n; i += stride) {
+    const VALUE g = LOAD(grads, i) * coef;
+    const VALUE mi = LOAD(m, i) * beta1 + one_minus_beta1 * g;
+    const VALUE vi = LOAD(v, i) * beta2 + one_minus_beta2 * (g * g);
+    const VALUE denom = sqrt(vi) / bc2_sqrt + eps;
+    STORE(params, i, LOAD(params, i) * decay - step_size * (mi / denom));
+    STORE(m, i, mi);
+    STORE(v, i, vi);
   }
 }

@@ -164,9 +164,18 @@ void adamw_update(vk::CommandStream& stream, const Tensor& params, const Tensor&
   push.eps = config.eps;
   push.max_norm = config.max_norm;
 
+  const int64_t n = params.numel();
+  if (max_chunk_bytes == 0 && n % 4 == 0 && texel_views_fit(stream, {&params, &grads, &m, &v})) {
+    const auto& pipeline = stream.context().pipelines().get(
+        {"adamw_texel_f32", 5, sizeof(AdamWPush), {kElementwiseGroupSize}, 0b1111});
+    push.n = static_cast<uint32_t>(n / 4);
+    stream.dispatch(pipeline,
+                    {writes_rgba(params), reads_rgba(grads), writes_rgba(m), writes_rgba(v), vk::reads(norm_sq.slice.sub(0, 4))},
+                    push, elementwise_groups(stream, n / 4), "adamw");
+    return;
+  }
   const auto& pipeline = stream.context().pipelines().get(
       {"adamw_f32", 5, sizeof(AdamWPush), {kElementwiseGroupSize}});
-  const int64_t n = params.numel();
   const int64_t chunk = chunk_floats(stream, max_chunk_bytes, "adamw_update");
   for (int64_t begin = 0; begin < n; begin += chunk) {
     const int64_t count = std::min(chunk, n - begin);

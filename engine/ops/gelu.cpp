@@ -1,4 +1,5 @@
-// gelu_forward and gelu_backward launchers (see gelu.h): grid-stride elementwise dispatches.
+// gelu_forward and gelu_backward launchers (see gelu.h): grid-stride elementwise dispatches, over
+// rgba32f texels on CPU devices when the element count is a multiple of 4.
 #include "engine/ops/gelu.h"
 
 #include "engine/ops/launch.h"
@@ -15,6 +16,13 @@ void gelu_forward(vk::CommandStream& stream, const Tensor& x, const Tensor& out)
   require_f32(x, "gelu_forward", "x");
   require_f32(out, "gelu_forward", "out");
   require_same_numel(x, out, "gelu_forward");
+  if (x.numel() % 4 == 0 && texel_views_fit(stream, {&x, &out})) {
+    const auto& pipeline = stream.context().pipelines().get(
+        {"gelu_texel_forward_f32", 2, sizeof(GeluPush), {kElementwiseGroupSize}, 0b11});
+    stream.dispatch(pipeline, {reads_rgba(x), writes_rgba(out)}, GeluPush{static_cast<uint32_t>(x.numel() / 4)},
+                    elementwise_groups(stream, x.numel() / 4));
+    return;
+  }
   const auto& pipeline = stream.context().pipelines().get(
       {"gelu_forward_f32", 2, sizeof(GeluPush), {kElementwiseGroupSize}});
   stream.dispatch(pipeline, {vk::reads(x.slice), vk::writes(out.slice)},
@@ -29,6 +37,13 @@ void gelu_backward(vk::CommandStream& stream, const Tensor& x, const Tensor& dou
   require_f32(dx, "gelu_backward", "dx");
   require_same_numel(x, dout, "gelu_backward");
   require_same_numel(x, dx, "gelu_backward");
+  if (x.numel() % 4 == 0 && texel_views_fit(stream, {&x, &dout, &dx})) {
+    const auto& pipeline = stream.context().pipelines().get(
+        {"gelu_texel_backward_f32", 3, sizeof(GeluPush), {kElementwiseGroupSize}, 0b111});
+    stream.dispatch(pipeline, {reads_rgba(x), reads_rgba(dout), writes_rgba(dx)},
+                    GeluPush{static_cast<uint32_t>(x.numel() / 4)}, elementwise_groups(stream, x.numel() / 4));
+    return;
+  }
   const auto& pipeline = stream.context().pipelines().get(
       {"gelu_backward_f32", 3, sizeof(GeluPush), {kElementwiseGroupSize}});
   stream.dispatch(pipeline, {vk::reads(x.slice), vk::reads(dout.slice), vk::writes(dx.slice)},

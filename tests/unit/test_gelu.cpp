@@ -48,8 +48,12 @@ TEST_CASE_FIXTURE(GpuFixture,
                   "gelu forward and backward match double precision, also for |x| up to 50") {
   auto& context = gpu();
   vk::Arena arena(context);
-  const auto x_host = test_inputs();
+  // 4738 values, then 4736 (a multiple of 4: the texel kernels on CPU devices)
+  for (const int64_t drop : {0, 2}) {
+  auto x_host = test_inputs();
+  x_host.resize(x_host.size() - drop);
   const auto n = static_cast<int64_t>(x_host.size());
+  CAPTURE(n);
   const auto dout_host = random_nonzero(n, 22);
   Tensor x = Tensor::empty(arena, {n}), out = Tensor::empty(arena, {n});
   Tensor dout = Tensor::empty(arena, {n}), dx = Tensor::empty(arena, {n});
@@ -71,6 +75,7 @@ TEST_CASE_FIXTURE(GpuFixture,
   }
   check_close("gelu out", download(arena, out), want_out, tol_out);
   check_close("gelu dx", download(arena, dx), want_dx, tol_dx);
+  }
 }
 
 TEST_CASE("gelu's hand-derived gradient agrees with central finite differences") {
