@@ -136,9 +136,13 @@ static bool texel_shapes_fit(const vk::CommandStream& stream, const MatrixView& 
 bool uses_texel_matmul(const vk::CommandStream& stream, const MatrixView& a, const MatrixView& b, Layout layout,
                        int64_t M, int64_t N, int64_t K) {
   const bool tile_from_env = std::getenv("ALPHA_MATMUL_TILE") && *std::getenv("ALPHA_MATMUL_TILE");
-  return stream.context().texel_kernels() && !tile_from_env && M > kSkinnyRows &&
+  // At most kSkinnyRows rows: only NT (decoding) has a texel kernel, matvec_texel.comp.
+  return stream.context().texel_kernels() && !tile_from_env && (M > kSkinnyRows || layout == Layout::NT) &&
          texel_shapes_fit(stream, a, b, layout, M, N, K);
 }
+
+// matvec_texel.comp: 16 columns per workgroup; 1x8 and 1x32 measured slower for d6's decode step.
+constexpr uint32_t kMatvecChunks = 2;
 
 static void matmul_texel(vk::CommandStream& stream, const MatrixView& a, const MatrixView& b, const MatrixView& c,
                          Layout layout, const Tensor* bias, bool accumulate, int64_t M, int64_t N, int64_t K) {
@@ -148,12 +152,17 @@ static void matmul_texel(vk::CommandStream& stream, const MatrixView& a, const M
   const TexelTile t = layout == Layout::TN ? kTexelColsTile : kTexelRowsTile;
   vk::PipelineDesc desc{names[static_cast<int>(layout)][bias ? 1 : 0], bias ? 4u : 3u, sizeof(MatmulPush),
                         {t.r, t.cb}, 0b11};
+  vk::Groups groups{static_cast<uint32_t>((N + t.bn(layout) - 1) / t.bn(layout)),
+                    static_cast<uint32_t>((M + t.bm(layout) - 1) / t.bm(layout))};
+  if (M <= kSkinnyRows) {  // decoding: layout is NT (uses_texel_matmul)
+    desc.shader = bias ? "matvec_texel_nt_bias_f32" : "matvec_texel_nt_f32";
+    desc.constants = {static_cast<uint32_t>(M), kMatvecChunks};
+    groups = {static_cast<uint32_t>((N + 8 * kMatvecChunks - 1) / (8 * kMatvecChunks))};
+  }
   const auto& pipeline = stream.context().pipelines().get(desc);
   MatmulPush push{static_cast<uint32_t>(M),    static_cast<uint32_t>(N),    static_cast<uint32_t>(K),
                   accumulate ? 1u : 0u,        static_cast<uint32_t>(a.ld), static_cast<uint32_t>(b.ld),
                   static_cast<uint32_t>(c.ld)};
-  vk::Groups groups{static_cast<uint32_t>((N + t.bn(layout) - 1) / t.bn(layout)),
-                    static_cast<uint32_t>((M + t.bm(layout) - 1) / t.bm(layout))};
   auto texels = [](const MatrixView& v) {
     return vk::reads_texels(v.slice.sub(0, uint64_t((v.rows - 1) * v.ld + v.cols) * 4), VK_FORMAT_R32G32B32A32_SFLOAT);
   };

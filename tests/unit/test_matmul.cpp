@@ -125,6 +125,9 @@ TEST_CASE_FIXTURE(GpuFixture, "the texel matmul matches the CPU reference and is
       {131, 70, 132, Layout::NT, true, false}, {5, 3, 8, Layout::NT, false, true},
       {36, 52, 29, Layout::TN, false, false},  {132, 44, 70, Layout::TN, true, true},
       {8, 4, 3, Layout::TN, true, false},      {20, 100, 257, Layout::TN, false, false},
+      // at most 4 rows, NT (decoding): matvec_texel.comp; K/4 = 9, 33, 2, 64 texels (32-k steps + a tail)
+      {1, 70, 36, Layout::NT, true, true},     {3, 45, 132, Layout::NT, false, false},
+      {4, 17, 8, Layout::NT, true, false},     {2, 300, 256, Layout::NT, false, true},
   };
   vk::CommandStream probe(context);
   vk::Arena arena(context);
@@ -142,10 +145,10 @@ TEST_CASE_FIXTURE(GpuFixture, "the texel matmul matches the CPU reference and is
     CHECK(taken(shape));
     check_matmul(shape, std::nullopt);
   }
-  // K (NN, NT) or M (TN) not a multiple of 4, N not one in NN, and few rows keep the other kernels
+  // K (NN, NT) or M (TN) not a multiple of 4, N not one in NN, and few rows in NN or TN keep the others
   for (const MatmulCase& shape : {MatmulCase{37, 52, 29, Layout::NN}, MatmulCase{37, 53, 29, Layout::NT},
                                   MatmulCase{37, 52, 28, Layout::TN}, MatmulCase{37, 53, 28, Layout::NN},
-                                  MatmulCase{4, 52, 28, Layout::NN}})
+                                  MatmulCase{4, 52, 28, Layout::NN}, MatmulCase{2, 52, 28, Layout::TN}})
     CHECK_FALSE(taken(shape));
 }
 

@@ -1,0 +1,88 @@
+#version 450
+// A few rows of C = A · Bᵀ (+ bias) on CPU devices (lavapipe): the NT matmul of KV-cache decoding,
+// where A (M,K) is one token's activations (M <= 4) and B (N,K) a weight matrix, read once.
+//   C[m, n] = sum_k A[m, k] · B[n, k] [+ bias[n]] [+ C[m, n] when accumulate != 0]
+// A and B are rgba32f texel buffers (inline, branch-free loads on lavapipe, where storage-buffer
+// loads inside a loop are loops over the lanes); the launcher guarantees K, lda, ldb % 4 == 0.
+// One workgroup is one 8-lane subgroup computing 8·NB columns for all M rows: lane j owns columns
+// n0 + 8c + j (c < NB) and walks their B rows 4 k at a time; the A values every lane needs arrive as
+// one lane-varying texel load per 32 k (lane i holds A[m, k0 + 4i .. +3]) spread by subgroupShuffle
+// with constant lanes. Columns past N are clamped to a valid row and not stored.
+
+#extension GL_EXT_control_flow_attributes : require
+#extension GL_KHR_shader_subgroup_shuffle : require
+
+layout(push_constant) uniform Push {  // matmul's push block
+  uint M;
+  uint N;
+  uint K;
+  uint accumulate;
+  uint lda;
+  uint ldb;
+  uint ldc;
+} p;
+
+layout(local_size_x = 8) in;
+layout(constant_id = 0) const uint MR = 1;  // rows of A and C (1..4)
+layout(constant_id = 1) const uint NB = 2;  // 8-column chunks per workgroup
+
+layout(rgba32f, binding = 0) uniform readonly imageBuffer A;
+layout(rgba32f, binding = 1) uniform readonly imageBuffer B;
+#ifdef BIAS
+layout(binding = 2) readonly buffer Bias { float bias[]; };
+layout(binding = 3) buffer C { float c[]; };
+#else
+layout(binding = 2) buffer C { float c[]; };
+#endif
+
+void main() {
+  const uint lane = gl_SubgroupInvocationID;
+  const uint N = p.N, K4 = p.K / 4, lda4 = p.lda / 4, ldb4 = p.ldb / 4;
+  const uint n0 = gl_WorkGroupID.x * 8 * NB;
+  vec4 acc[MR][NB];  // per-k-lane partial sums, added up at the end
+  [[unroll]] for (uint m = 0; m < MR; ++m) [[unroll]] for (uint cb = 0; cb < NB; ++cb) acc[m][cb] = vec4(0.0);
+  int b_at[NB];
+  [[unroll]] for (uint cb = 0; cb < NB; ++cb) b_at[cb] = int(min(n0 + 8 * cb + lane, N - 1) * ldb4);
+  int a_at[MR];
+  [[unroll]] for (uint m = 0; m < MR; ++m) a_at[m] = int(m * lda4 + lane);
+  // 32 k per iteration while all 8 lanes' A texels lie inside K, then 4 k at a time
+  const uint full = K4 / 8;
+  for (uint it = 0; it < full; ++it) {
+    vec4 a[MR];
+    [[unroll]] for (uint m = 0; m < MR; ++m) {
+      a[m] = imageLoad(A, a_at[m]);
+      a_at[m] += 8;
+    }
+    [[unroll]] for (uint i = 0; i < 8; ++i) {
+      [[unroll]] for (uint cb = 0; cb < NB; ++cb) {
+        const vec4 b = imageLoad(B, b_at[cb] + int(i));
+        [[unroll]] for (uint m = 0; m < MR; ++m) {
+          const vec4 av = vec4(subgroupShuffle(a[m].x, i), subgroupShuffle(a[m].y, i), subgroupShuffle(a[m].z, i),
+                               subgroupShuffle(a[m].w, i));
+          acc[m][cb] += av * b;
+        }
+      }
+    }
+    [[unroll]] for (uint cb = 0; cb < NB; ++cb) b_at[cb] += 8;
+  }
+  for (uint k4 = full * 8; k4 < K4; ++k4) {  // the last K/4 mod 8 texels: A read uniformly
+    [[unroll]] for (uint cb = 0; cb < NB; ++cb) {
+      const vec4 b = imageLoad(B, b_at[cb]);
+      b_at[cb] += 1;
+      [[unroll]] for (uint m = 0; m < MR; ++m) acc[m][cb] += imageLoad(A, int(m * lda4 + k4)) * b;
+    }
+  }
+  [[unroll]] for (uint cb = 0; cb < NB; ++cb) {
+    const uint n = n0 + 8 * cb + lane;
+    if (n < N) {
+      [[unroll]] for (uint m = 0; m < MR; ++m) {
+        float value = (acc[m][cb].x + acc[m][cb].y) + (acc[m][cb].z + acc[m][cb].w);
+#ifdef BIAS
+        value += bias[n];
+#endif
+        if (p.accumulate != 0) value += c[m * p.ldc + n];
+        c[m * p.ldc + n] = value;
+      }
+    }
+  }
+}
