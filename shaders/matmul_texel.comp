@@ -10,12 +10,13 @@
 //   NN, NT: each lane owns R rows of C (m0 + 8r + lane) and all 8·CB columns of the tile. Per 4-k step
 //     a lane loads A[m, k..k+3] (one texel per row it owns) and the 8 lanes together load the B panel
 //     (4 k × 8 columns per texel load), which is broadcast column by column.
-//   TN: each lane owns 4 columns (n0 + 32c + 4·lane + q) and all TM rows of the tile. Per 8-k step
-//     lane j loads A[m0 .. m0+TM-1, k0 + j] (TM/4 texels of the stored (K,M) row), broadcast row by
-//     row, and every lane loads its own columns of the 8 B rows.
+//   TN: each lane owns 4 rows (m0 + 4·lane + q: one texel of a stored (K,M) row of A, so the 8 lanes
+//     read 128 contiguous bytes per k) and all 4·CB columns of the tile. Per 8-k step lane i loads
+//     B[k0 + i, n0 + 4c .. +3] for each chunk c, and those values reach every lane by shuffles.
 // The launcher guarantees that every texel lies inside its line (row strides and the texel-direction
 // sizes are multiples of 4: lda, ldb % 4 == 0; NN, NT: K % 4 == 0; NN: N % 4 == 0; TN: M, N % 4 == 0).
-// Rows and columns past the edge are clamped to valid texels (TN zeroes k past K) and never stored.
+// Rows and columns past the edge are clamped to valid texels (TN zeroes B's rows past K) and never
+// stored.
 // lavapipe's fma is a multiply and an add, and LLVM there neither unrolls nor hoists: the loops
 // below are unrolled by hand and every index is kept in a running counter.
 
@@ -34,7 +35,7 @@ layout(push_constant) uniform Push {
 
 layout(local_size_x = 8) in;
 // NN, NT: R rows per lane (BM = 8R), CB chunks of 8 columns (BN = 8CB).
-// TN: R = TM rows shared by the lanes (a multiple of 4; BM = TM), CB chunks of 32 columns (BN = 32CB).
+// TN: R unused (BM = 32), CB chunks of 4 columns (BN = 4CB).
 layout(constant_id = 0) const uint R = 2;
 layout(constant_id = 1) const uint CB = 2;
 
@@ -106,43 +107,37 @@ void main() {
         if (n0 + j < N) store(m, n0 + j, acc[r][j]);
     }
   }
-#else
-  const uint m0 = gl_WorkGroupID.y * R;
-  const uint n0 = gl_WorkGroupID.x * 32 * CB;
-  vec4 acc[R][CB];  // acc[i][cc][q]: C[m0 + i, n0 + 32cc + 4·lane + q]
-  [[unroll]] for (uint i = 0; i < R; ++i) [[unroll]] for (uint cc = 0; cc < CB; ++cc) acc[i][cc] = vec4(0.0);
-  // lane j loads A[m0 .. m0+R-1, k0 + j]: texels (k0 + j, m0/4 + g), g < R/4, of the stored (K,M) A
-  const uint m4_last = M / 4 - 1;
-  int a_col[R / 4];
-  [[unroll]] for (uint g = 0; g < R / 4; ++g) a_col[g] = int(min(m0 / 4 + g, m4_last));
-  int a_row = int(min(lane, K - 1) * lda4);
+#else  // TRANS_A
+  // lane owns rows m0 + 4·lane + q (one texel of a stored (K,M) row of A), all 4·CB columns
+  const uint m0 = gl_WorkGroupID.y * 32;
+  const uint n0 = gl_WorkGroupID.x * 4 * CB;
+  vec4 acc[4 * CB];  // acc[j][q]: C[m0 + 4·lane + q, n0 + j]
+  [[unroll]] for (uint j = 0; j < 4 * CB; ++j) acc[j] = vec4(0.0);
+  const int a_col = int(min(m0 / 4 + lane, M / 4 - 1));
+  // lane i loads B[k0 + i, n0 + 4cb .. +3]; its values reach every lane by shuffles
+  int b_at[CB];
+  [[unroll]] for (uint cb = 0; cb < CB; ++cb) b_at[cb] = int(min(lane, K - 1) * ldb4 + min(n0 / 4 + cb, N / 4 - 1));
+  const int b_step = int(8 * ldb4);
   uint k_lane = lane;  // k0 + lane
-  const int a_step = int(8 * lda4);
-  int b_at[CB];  // texel of B[k, n0 + 32cc + 4·lane .. +3]
-  [[unroll]] for (uint cc = 0; cc < CB; ++cc) b_at[cc] = int(min(n0 / 4 + 8 * cc + lane, N / 4 - 1));
-  const uint last_row = (K - 1) * ldb4;
   for (uint k0 = 0; k0 < K; k0 += 8) {
-    vec4 a[R / 4];
-    const bool k_ok = k_lane < K;
-    [[unroll]] for (uint g = 0; g < R / 4; ++g) a[g] = k_ok ? imageLoad(A, a_row + a_col[g]) : vec4(0.0);
-    a_row = k_lane + 8 < K ? a_row + a_step : a_row;  // lanes past K keep a valid row
+    vec4 bv[CB];
+    const bool k_ok = k_lane < K;  // rows past K are zero, so A's clamped rows add nothing
+    [[unroll]] for (uint cb = 0; cb < CB; ++cb) {
+      bv[cb] = k_ok ? imageLoad(B, b_at[cb]) : vec4(0.0);
+      b_at[cb] = k_lane + 8 < K ? b_at[cb] + b_step : b_at[cb];
+    }
     k_lane += 8;
-    [[unroll]] for (uint kk = 0; kk < 8; ++kk) {
-      [[unroll]] for (uint cc = 0; cc < CB; ++cc) {
-        // rows past K meet zero A values; their texel is clamped to the last row
-        const vec4 bv = imageLoad(B, int(min((k0 + kk) * ldb4, last_row)) + b_at[cc]);
-        [[unroll]] for (uint i = 0; i < R; ++i)
-          acc[i][cc] += subgroupShuffle(a[i / 4][i % 4], kk) * bv;
-      }
+    [[unroll]] for (uint i = 0; i < 8; ++i) {
+      const vec4 a = imageLoad(A, int(min(k0 + i, K - 1) * lda4) + a_col);
+      [[unroll]] for (uint cb = 0; cb < CB; ++cb)
+        [[unroll]] for (uint q = 0; q < 4; ++q) acc[4 * cb + q] += a * subgroupShuffle(bv[cb][q], i);
     }
   }
-  [[unroll]] for (uint i = 0; i < R; ++i) {
-    const uint m = m0 + i;
+  [[unroll]] for (uint q = 0; q < 4; ++q) {
+    const uint m = m0 + 4 * lane + q;
     if (m < M) {
-      [[unroll]] for (uint cc = 0; cc < CB; ++cc) [[unroll]] for (uint q = 0; q < 4; ++q) {
-        const uint n = n0 + 32 * cc + 4 * lane + q;
-        if (n < N) store(m, n, acc[i][cc][q]);
-      }
+      [[unroll]] for (uint j = 0; j < 4 * CB; ++j)
+        if (n0 + j < N) store(m, n0 + j, acc[j][q]);
     }
   }
 #endif

@@ -49,15 +49,19 @@ constexpr int64_t kSkinnyRows = 4;
 
 // matmul_texel.comp's tiles, by scheme (see the shader). 1024³ NN on lavapipe (dev/kernel_lab):
 // NN/NT: R = 2 rows per lane, CB = 2 column chunks (16x16 per workgroup) 40 GFLOP/s; 2x1 32, 1x2 34,
-//   3x1 28, 4x1 28 (more accumulators spill: a vec4 is 4 SIMD registers on lavapipe).
-// TN: TM = 4 rows shared, 32 columns (4x32) 33 GFLOP/s; 8x32 38 but spills, 2x32 21.
+//   3x1 28, 4x1 28; at d6/d12 shapes 3x2, 3x3 and 4x2 were within the machine's noise of 2x2, 1x4
+//   and 2x4 slower.
+// TN (alpha bench --ops matmul, fc dW of d6 / d12, ms): CB = 4 chunks of 4 columns (32x16 per
+//   workgroup) 39-53 / 189-246; CB 1 118-162 / 395-408, 2 80-87 / 285-339, 3 58-62 / 243-304,
+//   6 48 / 219, 8 52 / 252; the earlier scheme (lanes owning columns, A broadcast) 81-85 / 347-451.
+//   Its 16 vec4 accumulators spill, and still win: each A texel feeds 4·CB columns.
 struct TexelTile {
   uint32_t r, cb;
-  uint32_t bm(Layout layout) const { return layout == Layout::TN ? r : 8 * r; }
-  uint32_t bn(Layout layout) const { return layout == Layout::TN ? 32 * cb : 8 * cb; }
+  uint32_t bm(Layout layout) const { return layout == Layout::TN ? 32 : 8 * r; }
+  uint32_t bn(Layout layout) const { return layout == Layout::TN ? 4 * cb : 8 * cb; }
 };
 static const TexelTile kTexelRowsTile{2, 2};
-static const TexelTile kTexelColsTile{4, 1};
+static const TexelTile kTexelColsTile{1, 4};
 
 // ALPHA_DISABLE_CPU_MATMUL=1: CPU devices use the portable kernel too. Read once.
 static bool cpu_matmul_disabled() {

@@ -112,7 +112,7 @@ TEST_CASE_FIXTURE(GpuFixture, "matmul matches the CPU reference for every layout
 
 // matmul_texel.comp (the default on CPU devices when the texels fit): shapes whose texel-direction
 // sizes are multiples of 4 but whose M, N, K are no multiple of its tiles (16x16 for NN and NT,
-// 4x32 for TN with 8-deep k steps), so every edge clamp runs; and shapes that must fall back.
+// 32x16 for TN with 8-deep k steps), so every edge clamp runs; and shapes that must fall back.
 TEST_CASE_FIXTURE(GpuFixture, "the texel matmul matches the CPU reference and is taken where it fits") {
   auto& context = gpu();
   if (!context.texel_kernels()) {
