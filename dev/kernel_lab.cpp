@@ -22,46 +22,60 @@ struct Push3 {
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "micro") {  // micro NL NF NS ITERS GROUPS NA KIND
-    std::vector<uint32_t> consts{uint32_t(std::atoi(argv[2])), uint32_t(std::atoi(argv[3])), uint32_t(std::atoi(argv[4])), uint32_t(std::atoi(argv[7]))};
+    std::vector<uint32_t> consts{uint32_t(std::atoi(argv[2])), uint32_t(std::atoi(argv[3])),
+                                 uint32_t(std::atoi(argv[4])), uint32_t(std::atoi(argv[7]))};
     const uint32_t iters = std::atoi(argv[5]), groups = std::atoi(argv[6]);
     vk::Context context;
     vk::Arena arena(context);
     const uint32_t NL = consts[0];
-    Tensor a = Tensor::empty(arena, {4 * (16384 + 8 * NL + int64_t(groups) * 8)}), c = Tensor::empty(arena, {int64_t(groups) * 8});
+    Tensor a = Tensor::empty(arena, {4 * (16384 + 8 * NL + int64_t(groups) * 8)}),
+           c = Tensor::empty(arena, {int64_t(groups) * 8});
     const std::string kind = argc > 8 ? argv[8] : "img4";
     const bool texel = kind.rfind("img", 0) == 0;
     const VkFormat format = kind == "img1" ? VK_FORMAT_R32_SFLOAT : VK_FORMAT_R32G32B32A32_SFLOAT;
-    const auto& pipe = context.pipelines().get({"lab_micro_" + kind, 3, sizeof(Push3), consts, texel ? 0b011u : 0u});
-    auto bind = [&](const Tensor& t) { return texel ? vk::reads_texels(t.slice.sub(0, t.bytes()), format) : vk::reads(t.slice); };
+    const auto& pipe = context.pipelines().get(
+        {"lab_micro_" + kind, 3, sizeof(Push3), consts, texel ? 0b011u : 0u});
+    auto bind = [&](const Tensor& t) {
+      return texel ? vk::reads_texels(t.slice.sub(0, t.bytes()), format) : vk::reads(t.slice);
+    };
     Push3 push{0, 0, iters};
     auto record = [&](vk::CommandStream& s) {
-      s.dispatch(pipe, {bind(a), bind(a), vk::writes(c.slice)},
-                 push, {groups});
+      s.dispatch(pipe, {bind(a), bind(a), vk::writes(c.slice)}, push, {groups});
     };
     auto t = perf::time_iterations(context, 9, 1, record, 3000);
     const double per_iter_ns = t.median_ms * 1e6 / (double(iters) * groups / 2);  // 2 threads
-    fmt::print("micro {} NA {} NL {} NF {} NS {}: {:.2f} ms, {:.2f} ns per iteration per thread ({:.1f} cycles at 3.7 GHz)\n",
-               kind, consts[3], consts[0], consts[1], consts[2], t.median_ms, per_iter_ns, per_iter_ns * 3.7);
+    fmt::print(
+        "micro {} NA {} NL {} NF {} NS {}: {:.2f} ms, {:.2f} ns per iteration per thread ({:.1f} "
+        "cycles at 3.7 GHz)\n",
+        kind, consts[3], consts[0], consts[1], consts[2], t.median_ms, per_iter_ns,
+        per_iter_ns * 3.7);
     return 0;
   }
-  if (argc > 1 && std::string(argv[1]) == "engine") {  // engine LAYOUT M N K: ops::matmul as the engine runs it
+  if (argc > 1 &&
+      std::string(argv[1]) == "engine") {  // engine LAYOUT M N K: ops::matmul as the engine runs it
     const std::string lay = argv[2];
     const int64_t M = std::atoll(argv[3]), N = std::atoll(argv[4]), K = std::atoll(argv[5]);
-    const ops::Layout layout = lay == "NN" ? ops::Layout::NN : lay == "NT" ? ops::Layout::NT : ops::Layout::TN;
+    const ops::Layout layout = lay == "NN"   ? ops::Layout::NN
+                               : lay == "NT" ? ops::Layout::NT
+                                             : ops::Layout::TN;
     vk::Context context;
     vk::Arena arena(context);
-    Tensor a = layout == ops::Layout::TN ? Tensor::empty(arena, {K, M}) : Tensor::empty(arena, {M, K});
-    Tensor b = layout == ops::Layout::NT ? Tensor::empty(arena, {N, K}) : Tensor::empty(arena, {K, N});
+    Tensor a =
+        layout == ops::Layout::TN ? Tensor::empty(arena, {K, M}) : Tensor::empty(arena, {M, K});
+    Tensor b =
+        layout == ops::Layout::NT ? Tensor::empty(arena, {N, K}) : Tensor::empty(arena, {K, N});
     Tensor c = Tensor::empty(arena, {M, N});
     upload(arena, a, perf::random_values(a.numel(), 1));
     upload(arena, b, perf::random_values(b.numel(), 2));
-    auto t = perf::time_iterations(context, 7, 1, [&](vk::CommandStream& s) { ops::matmul(s, a, b, c, layout); }, 4000);
-    fmt::print("engine {} {}x{}x{}: {:.2f} ms (spread {:.2f}), {:.1f} GFLOP/s\n", lay, M, N, K, t.median_ms,
-               t.max_ms - t.min_ms, 2.0 * M * N * K / t.median_ms / 1e6);
+    auto t = perf::time_iterations(
+        context, 7, 1, [&](vk::CommandStream& s) { ops::matmul(s, a, b, c, layout); }, 4000);
+    fmt::print("engine {} {}x{}x{}: {:.2f} ms (spread {:.2f}), {:.1f} GFLOP/s\n", lay, M, N, K,
+               t.median_ms, t.max_ms - t.min_ms, 2.0 * M * N * K / t.median_ms / 1e6);
     return 0;
   }
   if (argc < 6) {
-    fmt::print("usage: kernel_lab matmul VARIANT M N K [consts..] [--groups-x-div X --groups-y-div Y]\n");
+    fmt::print(
+        "usage: kernel_lab matmul VARIANT M N K [consts..] [--groups-x-div X --groups-y-div Y]\n");
     return 2;
   }
   std::string variant = argv[2];
@@ -75,7 +89,8 @@ int main(int argc, char** argv) {
   consts.push_back(KU);
   vk::Context context;
   vk::Arena arena(context);
-  Tensor a = Tensor::empty(arena, {M, K}), b = Tensor::empty(arena, {K, N}), c = Tensor::empty(arena, {M, N});
+  Tensor a = Tensor::empty(arena, {M, K}), b = Tensor::empty(arena, {K, N}),
+         c = Tensor::empty(arena, {M, N});
   auto av = perf::random_values(a.numel(), 1), bv = perf::random_values(b.numel(), 2);
   upload(arena, a, av);
   upload(arena, b, bv);
@@ -85,7 +100,8 @@ int main(int argc, char** argv) {
   auto record = [&](vk::CommandStream& s) {
     s.dispatch(pipe,
                {vk::reads_texels(a.slice.sub(0, a.bytes()), VK_FORMAT_R32G32B32A32_SFLOAT),
-                vk::reads_texels(b.slice.sub(0, b.bytes()), VK_FORMAT_R32G32B32A32_SFLOAT), vk::writes(c.slice)},
+                vk::reads_texels(b.slice.sub(0, b.bytes()), VK_FORMAT_R32G32B32A32_SFLOAT),
+                vk::writes(c.slice)},
                push, groups);
   };
   if (std::getenv("LAB_SPIN")) {  // for jit_dump.sh: keep the kernel running
@@ -109,8 +125,8 @@ int main(int argc, char** argv) {
       worst = std::max(worst, std::abs(ref - cv[i * N + j]) / (1 + std::abs(ref)));
     }
   auto t = perf::time_iterations(context, 10, 2, record, 3000);
-  fmt::print("{} {}x{}x{} consts {} {}: {:.2f} ms, {:.1f} GFLOP/s, worst rel err {:.2e}\n", variant, M, N, K,
-             argc > 6 ? argv[6] : "", argc > 7 ? argv[7] : "", t.median_ms, 2.0 * M * N * K / t.median_ms / 1e6,
-             worst);
+  fmt::print("{} {}x{}x{} consts {} {}: {:.2f} ms, {:.1f} GFLOP/s, worst rel err {:.2e}\n", variant,
+             M, N, K, argc > 6 ? argv[6] : "", argc > 7 ? argv[7] : "", t.median_ms,
+             2.0 * M * N * K / t.median_ms / 1e6, worst);
   return worst < 1e-4 ? 0 : 1;
 }

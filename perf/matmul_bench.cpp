@@ -62,15 +62,20 @@ std::vector<MatmulResult> bench_matmul(vk::Context& context, const std::vector<M
     upload(arena, b, random_values(b.numel(), 2));
 
     vk::CommandStream probe(context);
-    // No --tile: whatever matmul() picks for the shape (the texel kernel on CPU devices where it fits).
+    // No --tile: whatever matmul() picks for the shape (the texel kernel on CPU devices where it
+    // fits).
     const ops::MatmulTile tile = options.tile ? *options.tile : ops::default_matmul_tile(probe);
-    const bool texel = !options.tile && ops::uses_texel_matmul(probe, ops::MatrixView::of(a), ops::MatrixView::of(b),
-                                                               shape.layout, shape.M, shape.N, shape.K);
+    const bool texel = !options.tile &&
+                       ops::uses_texel_matmul(probe, ops::MatrixView::of(a), ops::MatrixView::of(b),
+                                              shape.layout, shape.M, shape.N, shape.K);
     auto tiled_time = time_iterations(
         context, options.iters, options.warmup,
-        [&](vk::CommandStream& s) { ops::matmul(s, a, b, c, shape.layout, nullptr, false, options.tile); },
+        [&](vk::CommandStream& s) {
+          ops::matmul(s, a, b, c, shape.layout, nullptr, false, options.tile);
+        },
         options.budget_ms);
-    MatmulResult tiled = summarise(shape, texel ? std::string("texel") : "tiled " + tile.to_string(), tiled_time);
+    MatmulResult tiled =
+        summarise(shape, texel ? std::string("texel") : "tiled " + tile.to_string(), tiled_time);
 
     if (options.naive && shape.naive && shape.layout == ops::Layout::NN) {
       std::vector<float> tiled_out = download(arena, c);

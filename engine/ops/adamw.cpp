@@ -57,8 +57,8 @@ struct SumSquaresTexelPush {  // twin of sum_squares_texel.comp's Push
 };
 static_assert(sizeof(SumSquaresTexelPush) == 8);
 
-// The texel path of grad_norm_squared: the whole tensor is one rgba32f texel view when its texels fit
-// the device's limit, it starts texel-aligned and holds at least one texel.
+// The texel path of grad_norm_squared: the whole tensor is one rgba32f texel view when its texels
+// fit the device's limit, it starts texel-aligned and holds at least one texel.
 static bool texel_norm_fits(const vk::CommandStream& stream, const Tensor& grads) {
   const auto& info = stream.context().info();
   return stream.context().texel_kernels() && grads.numel() >= 4 &&
@@ -67,9 +67,11 @@ static bool texel_norm_fits(const vk::CommandStream& stream, const Tensor& grads
 }
 
 // Pass 1 on CPU devices: 8 partial sums per workgroup, at most kNormPartials in all.
-static int64_t sum_squares_texel(vk::CommandStream& stream, const Tensor& grads, const Tensor& partials) {
+static int64_t sum_squares_texel(vk::CommandStream& stream, const Tensor& grads,
+                                 const Tensor& partials) {
   const int64_t n = grads.numel(), texels = n / 4, tail = n % 4;
-  const int64_t groups = std::clamp<int64_t>(texels / 512, 1, kNormPartials / 8);  // >= 64 texels a lane
+  const int64_t groups =
+      std::clamp<int64_t>(texels / 512, 1, kNormPartials / 8);  // >= 64 texels a lane
   const auto& pipeline = stream.context().pipelines().get(
       {"sum_squares_texel_f32", 3, sizeof(SumSquaresTexelPush), {}, 0b011});
   // With no tail, the tail binding is any valid texel; the shader reads none of it.
@@ -84,10 +86,11 @@ static int64_t sum_squares_texel(vk::CommandStream& stream, const Tensor& grads,
 }
 
 // Pass 2: one group adds the first `written` partial sums in a fixed order into out[0].
-static void sum_partials(vk::CommandStream& stream, const vk::Pipeline& pipeline, const Tensor& partials,
-                         int64_t written, const Tensor& out) {
-  stream.dispatch(pipeline, {vk::reads(partials.slice.sub(0, written * 4)), vk::writes(out.slice.sub(0, 4))},
-                  SumSquaresPush{static_cast<uint32_t>(written), 0}, {1}, "grad_norm_squared_pass2");
+static void sum_partials(vk::CommandStream& stream, const vk::Pipeline& pipeline,
+                         const Tensor& partials, int64_t written, const Tensor& out) {
+  stream.dispatch(
+      pipeline, {vk::reads(partials.slice.sub(0, written * 4)), vk::writes(out.slice.sub(0, 4))},
+      SumSquaresPush{static_cast<uint32_t>(written), 0}, {1}, "grad_norm_squared_pass2");
 }
 
 void grad_norm_squared(vk::CommandStream& stream, const Tensor& grads, const Tensor& partials,
@@ -170,7 +173,8 @@ void adamw_update(vk::CommandStream& stream, const Tensor& params, const Tensor&
         {"adamw_texel_f32", 5, sizeof(AdamWPush), {kElementwiseGroupSize}, 0b1111});
     push.n = static_cast<uint32_t>(n / 4);
     stream.dispatch(pipeline,
-                    {writes_rgba(params), reads_rgba(grads), writes_rgba(m), writes_rgba(v), vk::reads(norm_sq.slice.sub(0, 4))},
+                    {writes_rgba(params), reads_rgba(grads), writes_rgba(m), writes_rgba(v),
+                     vk::reads(norm_sq.slice.sub(0, 4))},
                     push, elementwise_groups(stream, n / 4), "adamw");
     return;
   }

@@ -19,7 +19,8 @@ void gelu_forward(vk::CommandStream& stream, const Tensor& x, const Tensor& out)
   if (x.numel() % 4 == 0 && texel_views_fit(stream, {&x, &out})) {
     const auto& pipeline = stream.context().pipelines().get(
         {"gelu_texel_forward_f32", 2, sizeof(GeluPush), {kElementwiseGroupSize}, 0b11});
-    stream.dispatch(pipeline, {reads_rgba(x), writes_rgba(out)}, GeluPush{static_cast<uint32_t>(x.numel() / 4)},
+    stream.dispatch(pipeline, {reads_rgba(x), writes_rgba(out)},
+                    GeluPush{static_cast<uint32_t>(x.numel() / 4)},
                     elementwise_groups(stream, x.numel() / 4));
     return;
   }
@@ -41,7 +42,8 @@ void gelu_backward(vk::CommandStream& stream, const Tensor& x, const Tensor& dou
     const auto& pipeline = stream.context().pipelines().get(
         {"gelu_texel_backward_f32", 3, sizeof(GeluPush), {kElementwiseGroupSize}, 0b111});
     stream.dispatch(pipeline, {reads_rgba(x), reads_rgba(dout), writes_rgba(dx)},
-                    GeluPush{static_cast<uint32_t>(x.numel() / 4)}, elementwise_groups(stream, x.numel() / 4));
+                    GeluPush{static_cast<uint32_t>(x.numel() / 4)},
+                    elementwise_groups(stream, x.numel() / 4));
     return;
   }
   const auto& pipeline = stream.context().pipelines().get(

@@ -57,14 +57,16 @@ static vk::Groups row_groups(const vk::CommandStream& stream, int64_t rows) {
       std::clamp<int64_t>(rows, 1, limit))};  // the kernels loop over the rest
 }
 
-bool uses_texel_layernorm(const vk::CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& c,
-                          const Tensor& d) {
+bool uses_texel_layernorm(const vk::CommandStream& stream, const Tensor& a, const Tensor& b,
+                          const Tensor& c, const Tensor& d) {
   // the dparams kernel loops over the rows: below lavapipe's 65535-iteration loop limit
   return a.cols() % 4 == 0 && a.rows() < 65535 && texel_views_fit(stream, {&a, &b, &c, &d});
 }
 
 // texel kernels: one 8-lane workgroup per 8 rows (or 8 channel quads)
-static vk::Groups texel_row_groups(int64_t rows) { return {static_cast<uint32_t>((rows + 7) / 8)}; }
+static vk::Groups texel_row_groups(int64_t rows) {
+  return {static_cast<uint32_t>((rows + 7) / 8)};
+}
 
 void layernorm_forward(vk::CommandStream& stream, const Tensor& x, const Tensor& weight,
                        const Tensor& bias, const Tensor& out, const Tensor& mean,
@@ -90,8 +92,8 @@ void layernorm_forward(vk::CommandStream& stream, const Tensor& x, const Tensor&
     const auto& pipeline = stream.context().pipelines().get(
         {"layernorm_texel_forward_f32", 6, sizeof(LayernormPush), {}, 0b1111});
     stream.dispatch(pipeline,
-                    {reads_rgba(x), reads_rgba(weight), reads_rgba(bias), writes_rgba(out), vk::writes(mean.slice),
-                     vk::writes(rstd.slice)},
+                    {reads_rgba(x), reads_rgba(weight), reads_rgba(bias), writes_rgba(out),
+                     vk::writes(mean.slice), vk::writes(rstd.slice)},
                     push, texel_row_groups(N));
     return;
   }
@@ -134,15 +136,19 @@ void layernorm_backward(vk::CommandStream& stream, const Tensor& dout, const Ten
   if (!groups && uses_texel_layernorm(stream, dout, x, weight, dx) &&
       texel_views_fit(stream, {&mean, &rstd}, VK_FORMAT_R32_SFLOAT)) {
     auto& pipelines = stream.context().pipelines();
-    stream.dispatch(pipelines.get({"layernorm_texel_dx_f32", 6, sizeof(LayernormPush), {}, 0b100111}),
-                    {reads_rgba(dout), reads_rgba(x), reads_rgba(weight), vk::reads(mean.slice), vk::reads(rstd.slice),
-                     writes_rgba(dx)},
-                    push, texel_row_groups(N), "layernorm_backward_dx");
-    auto r32 = [](const Tensor& t) { return vk::reads_texels(t.slice.sub(0, t.bytes()), VK_FORMAT_R32_SFLOAT); };
-    stream.dispatch(pipelines.get({"layernorm_texel_dparams_f32", 6, sizeof(LayernormPush), {}, 0b1111}),
-                    {reads_rgba(dout), reads_rgba(x), r32(mean), r32(rstd), vk::writes(dweight.slice),
-                     vk::writes(dbias.slice)},
-                    push, texel_row_groups(C / 4), "layernorm_backward_dparams");
+    stream.dispatch(
+        pipelines.get({"layernorm_texel_dx_f32", 6, sizeof(LayernormPush), {}, 0b100111}),
+        {reads_rgba(dout), reads_rgba(x), reads_rgba(weight), vk::reads(mean.slice),
+         vk::reads(rstd.slice), writes_rgba(dx)},
+        push, texel_row_groups(N), "layernorm_backward_dx");
+    auto r32 = [](const Tensor& t) {
+      return vk::reads_texels(t.slice.sub(0, t.bytes()), VK_FORMAT_R32_SFLOAT);
+    };
+    stream.dispatch(
+        pipelines.get({"layernorm_texel_dparams_f32", 6, sizeof(LayernormPush), {}, 0b1111}),
+        {reads_rgba(dout), reads_rgba(x), r32(mean), r32(rstd), vk::writes(dweight.slice),
+         vk::writes(dbias.slice)},
+        push, texel_row_groups(C / 4), "layernorm_backward_dparams");
     return;
   }
   const LayernormGroups g = groups ? *groups : layernorm_groups(stream);

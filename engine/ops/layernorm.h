@@ -24,8 +24,8 @@ LayernormGroups layernorm_groups(const vk::CommandStream& stream);
 
 // True when layernorm_forward/backward with no groups given run shaders/layernorm_texel.comp (CPU
 // devices with texel kernels): C % 4 == 0 and the (N, C) and (C) operands fit texel views.
-bool uses_texel_layernorm(const vk::CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& c,
-                          const Tensor& d);
+bool uses_texel_layernorm(const vk::CommandStream& stream, const Tensor& a, const Tensor& b,
+                          const Tensor& c, const Tensor& d);
 
 // out = (x - mean) * rstd * weight + bias; mean and rstd are kept for the backward.
 void layernorm_forward(vk::CommandStream& stream,

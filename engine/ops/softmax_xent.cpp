@@ -46,7 +46,9 @@ void softmax_cross_entropy(vk::CommandStream& stream, const Tensor& logits, cons
       texel_views_fit(stream, {&logits, &dlogits})) {
     const auto& pipeline = stream.context().pipelines().get(
         {"softmax_xent_texel_f32", 4, sizeof(SoftmaxXentPush), {}, 0b1001});
-    stream.dispatch(pipeline, {reads_rgba(logits), vk::reads(targets.slice), vk::writes(losses.slice), writes_rgba(dlogits)},
+    stream.dispatch(pipeline,
+                    {reads_rgba(logits), vk::reads(targets.slice), vk::writes(losses.slice),
+                     writes_rgba(dlogits)},
                     whole, {static_cast<uint32_t>((N + 7) / 8)}, "softmax_xent");
     return;
   }
