@@ -312,8 +312,8 @@ std::vector<perf::InferenceRow> bench_inference_table(
         "{:<6} {:>6} {:>6} {:>6}  {:>11.2f} {:>13.0f}  {:>10.2f} {:>12.1f}  {:>6.1f} MiB  {:>19} "
         "{:>18}  {}\n",
         c.model, c.config.vocab_size, c.prompt, c.steps, r.prefill_ms, r.prefill_tokens_per_s,
-        r.decode_ms, r.decode_tokens_per_s, r.memory_bytes / 1048576.0, torch_prefill,
-        torch_decode, ratio);
+        r.decode_ms, r.decode_tokens_per_s, r.memory_bytes / 1048576.0, torch_prefill, torch_decode,
+        ratio);
     std::fflush(stdout);
     rows.push_back(std::move(row));
   }

@@ -22,7 +22,8 @@ static void print_devices() {
     fmt::print("    fp16            arithmetic {}, 16-bit storage {}, bf16 {}\n", yes_no(d.fp16_arithmetic),
                yes_no(d.storage_16bit), yes_no(d.bf16));
     fmt::print("    subgroup        {} (control {}, {}..{}, shuffle {})\n", d.subgroup_size,
-               yes_no(d.subgroup_size_control), d.min_subgroup_size, d.max_subgroup_size, yes_no(d.subgroup_shuffle));
+               yes_no(d.subgroup_size_control), d.min_subgroup_size, d.max_subgroup_size,
+               yes_no(d.subgroup_shuffle));
     fmt::print("    shared memory   {} KiB, {} invocations per workgroup\n", d.max_shared_memory / 1024,
                d.max_workgroup_invocations);
     fmt::print("    storage range   {} MiB per binding\n", d.max_storage_buffer_range >> 20);

@@ -98,8 +98,8 @@ static AttentionPush push_for(const AttentionShape& s) {
 // fits a texel view.
 static bool uses_texel_attention(const vk::CommandStream& stream, const AttentionShape& s,
                                  std::initializer_list<const Tensor*> rgba, const Tensor& lse) {
-  return s.HS % 32 == 0 && stream.context().info().subgroup_size == 8 && texel_views_fit(stream, rgba) &&
-         texel_views_fit(stream, {&lse}, VK_FORMAT_R32_SFLOAT);
+  return s.HS % 32 == 0 && stream.context().info().subgroup_size == 8 &&
+         texel_views_fit(stream, rgba) && texel_views_fit(stream, {&lse}, VK_FORMAT_R32_SFLOAT);
 }
 
 void attention_forward(vk::CommandStream& stream, const Tensor& qkv, const Tensor& out,
@@ -116,10 +116,12 @@ void attention_forward(vk::CommandStream& stream, const Tensor& qkv, const Tenso
   const AttentionTile tile = tile_for(stream);
   const bool texel = uses_texel_attention(stream, s, {&qkv}, lse);
   const auto& pipeline = stream.context().pipelines().get(
-      {texel ? "attention_texel_forward_f32" : "attention_forward_f32", 3, sizeof(AttentionForwardPush),
-       constants_for(op, stream, tile, s.HS), texel ? 0b1u : 0u});
+      {texel ? "attention_texel_forward_f32" : "attention_forward_f32", 3,
+       sizeof(AttentionForwardPush), constants_for(op, stream, tile, s.HS), texel ? 0b1u : 0u});
   const AttentionForwardPush push{push_for(s), static_cast<uint32_t>(first_query)};
-  stream.dispatch(pipeline, {texel ? reads_rgba(qkv) : vk::reads(qkv.slice), vk::writes(out.slice), vk::writes(lse.slice)},
+  stream.dispatch(pipeline,
+                  {texel ? reads_rgba(qkv) : vk::reads(qkv.slice), vk::writes(out.slice),
+                   vk::writes(lse.slice)},
                   push, groups_for(s, tile, rows), op);
 }
 
@@ -144,19 +146,21 @@ void attention_backward(vk::CommandStream& stream, const Tensor& dout, const Ten
   const bool texel = uses_texel_attention(stream, s, {&dout, &qkv}, lse);
   const char* passes[2][3] = {
       {"attention_backward_delta_f32", "attention_backward_dkv_f32", "attention_backward_dq_f32"},
-      {"attention_texel_backward_delta_f32", "attention_texel_backward_dkv_f32", "attention_texel_backward_dq_f32"}};
+      {"attention_texel_backward_delta_f32", "attention_texel_backward_dkv_f32",
+       "attention_texel_backward_dq_f32"}};
   for (const char* pass : passes[texel ? 1 : 0]) {
-    const auto& pipeline =
-        stream.context().pipelines().get({pass, 5, sizeof(AttentionPush), constants, texel ? 0b1011u : 0u});
+    const auto& pipeline = stream.context().pipelines().get(
+        {pass, 5, sizeof(AttentionPush), constants, texel ? 0b1011u : 0u});
     if (texel)
       stream.dispatch(pipeline,
                       {reads_rgba(dout), reads_rgba(qkv), vk::reads(out.slice),
-                       vk::reads_texels(lse.slice.sub(0, lse.bytes()), VK_FORMAT_R32_SFLOAT), vk::writes(dqkv.slice)},
+                       vk::reads_texels(lse.slice.sub(0, lse.bytes()), VK_FORMAT_R32_SFLOAT),
+                       vk::writes(dqkv.slice)},
                       push, groups, pass);
     else
       stream.dispatch(pipeline,
-                      {vk::reads(dout.slice), vk::reads(qkv.slice), vk::reads(out.slice), vk::reads(lse.slice),
-                       vk::writes(dqkv.slice)},
+                      {vk::reads(dout.slice), vk::reads(qkv.slice), vk::reads(out.slice),
+                       vk::reads(lse.slice), vk::writes(dqkv.slice)},
                       push, groups, pass);
   }
 }

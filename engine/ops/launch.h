@@ -21,14 +21,19 @@ void require_same_numel(const Tensor& a, const Tensor& b, const char* op);
 // granularity). For splitting tensors larger than one binding into row blocks.
 int64_t rows_per_binding(const vk::CommandStream& stream, int64_t row_bytes, uint64_t max_bytes = 0);
 
-// True when `slice` can be bound as a texel buffer of `format` on this device: it starts at the texel
-// offset alignment, holds whole texels, and no more than the device's texel-buffer limit.
-bool texel_view_fits(const vk::CommandStream& stream, const vk::BufferSlice& slice, VkFormat format);
+// True when `slice` can be bound as a texel buffer of `format` on this device: it starts at the
+// texel offset alignment, holds whole texels, and no more than the device's texel-buffer limit.
+bool texel_view_fits(const vk::CommandStream& stream, const vk::BufferSlice& slice,
+                     VkFormat format);
 // The same for each of a kernel's operands, and the device runs texel kernels at all.
 bool texel_views_fit(const vk::CommandStream& stream, std::initializer_list<const Tensor*> tensors,
                      VkFormat format = VK_FORMAT_R32G32B32A32_SFLOAT);
-inline vk::Binding reads_rgba(const Tensor& t) { return vk::reads_texels(t.slice.sub(0, t.bytes()), VK_FORMAT_R32G32B32A32_SFLOAT); }
-inline vk::Binding writes_rgba(const Tensor& t) { return vk::writes_texels(t.slice.sub(0, t.bytes()), VK_FORMAT_R32G32B32A32_SFLOAT); }
+inline vk::Binding reads_rgba(const Tensor& t) {
+  return vk::reads_texels(t.slice.sub(0, t.bytes()), VK_FORMAT_R32G32B32A32_SFLOAT);
+}
+inline vk::Binding writes_rgba(const Tensor& t) {
+  return vk::writes_texels(t.slice.sub(0, t.bytes()), VK_FORMAT_R32G32B32A32_SFLOAT);
+}
 
 // Enough groups of kElementwiseGroupSize to cover n, capped at the device's group limit (the
 // kernels loop over the rest).

@@ -1,9 +1,9 @@
 // Matmul launchers and the tile table (see matmul.h). On CPU devices (lavapipe) matmul() runs
-// shaders/matmul_texel.comp (operands through rgba32f texel buffers) when the shapes allow it and no
-// tile is asked for, else shaders/matmul_cpu.comp (storage buffers, shaped for lavapipe's SIMD-lanes
-// execution) whenever the tile is a CPU-kernel tile (BM = TM, one row block shared by all lanes).
-// ALPHA_DISABLE_TEXEL=1 turns the first off, ALPHA_DISABLE_CPU_MATMUL=1 the second; with both, every
-// device runs the portable shaders/matmul.comp.
+// shaders/matmul_texel.comp (operands through rgba32f texel buffers) when the shapes allow it and
+// no tile is asked for, else shaders/matmul_cpu.comp (storage buffers, shaped for lavapipe's
+// SIMD-lanes execution) whenever the tile is a CPU-kernel tile (BM = TM, one row block shared by
+// all lanes). ALPHA_DISABLE_TEXEL=1 turns the first off, ALPHA_DISABLE_CPU_MATMUL=1 the second;
+// with both, every device runs the portable shaders/matmul.comp.
 #include "engine/ops/matmul.h"
 
 #include <fmt/format.h>
@@ -48,7 +48,8 @@ static const MatmulTile kCpuSkinnyTile{1, 16, 4, 1, 16};
 constexpr int64_t kSkinnyRows = 4;
 
 // matmul_texel.comp's tiles, by scheme (see the shader). 1024³ NN on lavapipe (dev/kernel_lab):
-// NN/NT: R = 2 rows per lane, CB = 2 column chunks (16x16 per workgroup) 40 GFLOP/s; 2x1 32, 1x2 34,
+// NN/NT: R = 2 rows per lane, CB = 2 column chunks (16x16 per workgroup) 40 GFLOP/s; 2x1 32, 1x2
+// 34,
 //   3x1 28, 4x1 28; at d6/d12 shapes 3x2, 3x3 and 4x2 were within the machine's noise of 2x2, 1x4
 //   and 2x4 slower.
 // TN (alpha bench --ops matmul, fc dW of d6 / d12, ms): CB = 4 chunks of 4 columns (32x16 per
@@ -119,15 +120,16 @@ static void check_view(const MatrixView& v, const char* role) {
     fail("matmul: {} has 2^32 or more elements; the kernels index with 32 bits", role);
 }
 
-// The texel kernel reads A and B as whole rgba32f texels that never straddle a row: every stride and
-// the size along each texel's direction must be a multiple of 4, the views aligned for a texel
+// The texel kernel reads A and B as whole rgba32f texels that never straddle a row: every stride
+// and the size along each texel's direction must be a multiple of 4, the views aligned for a texel
 // buffer and within its size, and the k-loop under lavapipe's 65535-iteration loop limit.
-static bool texel_shapes_fit(const vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
-                             Layout layout, int64_t M, int64_t N, int64_t K) {
+static bool texel_shapes_fit(const vk::CommandStream& stream, const MatrixView& a,
+                             const MatrixView& b, Layout layout, int64_t M, int64_t N, int64_t K) {
   const auto& info = stream.context().info();
   auto view_fits = [&](const MatrixView& v) {
     const uint64_t texels = uint64_t((v.rows - 1) * v.ld + v.cols) / 4;
-    return v.ld % 4 == 0 && v.cols % 4 == 0 && v.slice.offset % std::max<uint64_t>(info.min_texel_buffer_offset_alignment, 1) == 0 &&
+    return v.ld % 4 == 0 && v.cols % 4 == 0 &&
+           v.slice.offset % std::max<uint64_t>(info.min_texel_buffer_offset_alignment, 1) == 0 &&
            texels <= info.max_texel_buffer_elements;
   };
   const int64_t k_steps = layout == Layout::TN ? (K + 7) / 8 : K / 4;
@@ -137,25 +139,30 @@ static bool texel_shapes_fit(const vk::CommandStream& stream, const MatrixView& 
   return sizes && k_steps < 65535 && view_fits(a) && view_fits(b);
 }
 
-bool uses_texel_matmul(const vk::CommandStream& stream, const MatrixView& a, const MatrixView& b, Layout layout,
-                       int64_t M, int64_t N, int64_t K) {
+bool uses_texel_matmul(const vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
+                       Layout layout, int64_t M, int64_t N, int64_t K) {
   const bool tile_from_env = std::getenv("ALPHA_MATMUL_TILE") && *std::getenv("ALPHA_MATMUL_TILE");
   // At most kSkinnyRows rows: only NT (decoding) has a texel kernel, matvec_texel.comp.
-  return stream.context().texel_kernels() && !tile_from_env && (M > kSkinnyRows || layout == Layout::NT) &&
+  return stream.context().texel_kernels() && !tile_from_env &&
+         (M > kSkinnyRows || layout == Layout::NT) &&
          texel_shapes_fit(stream, a, b, layout, M, N, K);
 }
 
 // matvec_texel.comp: 16 columns per workgroup; 1x8 and 1x32 measured slower for d6's decode step.
 constexpr uint32_t kMatvecChunks = 2;
 
-static void matmul_texel(vk::CommandStream& stream, const MatrixView& a, const MatrixView& b, const MatrixView& c,
-                         Layout layout, const Tensor* bias, bool accumulate, int64_t M, int64_t N, int64_t K) {
+static void matmul_texel(vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
+                         const MatrixView& c, Layout layout, const Tensor* bias, bool accumulate,
+                         int64_t M, int64_t N, int64_t K) {
   const char* names[3][2] = {{"matmul_texel_nn_f32", "matmul_texel_nn_bias_f32"},
                              {"matmul_texel_nt_f32", "matmul_texel_nt_bias_f32"},
                              {"matmul_texel_tn_f32", "matmul_texel_tn_bias_f32"}};
   const TexelTile t = layout == Layout::TN ? kTexelColsTile : kTexelRowsTile;
-  vk::PipelineDesc desc{names[static_cast<int>(layout)][bias ? 1 : 0], bias ? 4u : 3u, sizeof(MatmulPush),
-                        {t.r, t.cb}, 0b11};
+  vk::PipelineDesc desc{names[static_cast<int>(layout)][bias ? 1 : 0],
+                        bias ? 4u : 3u,
+                        sizeof(MatmulPush),
+                        {t.r, t.cb},
+                        0b11};
   vk::Groups groups{static_cast<uint32_t>((N + t.bn(layout) - 1) / t.bn(layout)),
                     static_cast<uint32_t>((M + t.bm(layout) - 1) / t.bm(layout))};
   if (M <= kSkinnyRows) {  // decoding: layout is NT (uses_texel_matmul)
@@ -164,11 +171,13 @@ static void matmul_texel(vk::CommandStream& stream, const MatrixView& a, const M
     groups = {static_cast<uint32_t>((N + 8 * kMatvecChunks - 1) / (8 * kMatvecChunks))};
   }
   const auto& pipeline = stream.context().pipelines().get(desc);
-  MatmulPush push{static_cast<uint32_t>(M),    static_cast<uint32_t>(N),    static_cast<uint32_t>(K),
-                  accumulate ? 1u : 0u,        static_cast<uint32_t>(a.ld), static_cast<uint32_t>(b.ld),
+  MatmulPush push{static_cast<uint32_t>(M),    static_cast<uint32_t>(N),
+                  static_cast<uint32_t>(K),    accumulate ? 1u : 0u,
+                  static_cast<uint32_t>(a.ld), static_cast<uint32_t>(b.ld),
                   static_cast<uint32_t>(c.ld)};
   auto texels = [](const MatrixView& v) {
-    return vk::reads_texels(v.slice.sub(0, uint64_t((v.rows - 1) * v.ld + v.cols) * 4), VK_FORMAT_R32G32B32A32_SFLOAT);
+    return vk::reads_texels(v.slice.sub(0, uint64_t((v.rows - 1) * v.ld + v.cols) * 4),
+                            VK_FORMAT_R32G32B32A32_SFLOAT);
   };
   auto out = vk::writes(c.slice);
   if (bias)

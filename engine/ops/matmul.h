@@ -35,11 +35,11 @@ MatmulTile parse_matmul_tile(const std::string& text);
 bool uses_cpu_matmul(const vk::CommandStream& stream, const MatmulTile& t);
 
 struct MatrixView;
-// True when matmul() with no tile asked for runs matmul_texel.comp for these operands: a device with
-// texel kernels (vk::Context::texel_kernels), more than 4 rows of C, shapes whose texels fit (see
-// matmul.cpp), and ALPHA_MATMUL_TILE unset.
-bool uses_texel_matmul(const vk::CommandStream& stream, const MatrixView& a, const MatrixView& b, Layout layout,
-                       int64_t M, int64_t N, int64_t K);
+// True when matmul() with no tile asked for runs matmul_texel.comp for these operands: a device
+// with texel kernels (vk::Context::texel_kernels), more than 4 rows of C, shapes whose texels fit
+// (see matmul.cpp), and ALPHA_MATMUL_TILE unset.
+bool uses_texel_matmul(const vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
+                       Layout layout, int64_t M, int64_t N, int64_t K);
 
 // A row-major matrix inside a buffer: `rows` rows of `cols` floats, each row `ld` floats after the
 // previous one (ld >= cols), so a column block of a wider matrix is a view too. The slice starts at

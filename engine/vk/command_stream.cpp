@@ -36,13 +36,18 @@ uint32_t texel_bytes(VkFormat format) {
   switch (format) {
     case VK_FORMAT_R32_SFLOAT:
     case VK_FORMAT_R32_UINT:
-    case VK_FORMAT_R32_SINT: return 4;
-    case VK_FORMAT_R32G32_SFLOAT: return 8;
+    case VK_FORMAT_R32_SINT:
+      return 4;
+    case VK_FORMAT_R32G32_SFLOAT:
+      return 8;
     case VK_FORMAT_R32G32B32A32_SFLOAT:
     case VK_FORMAT_R32G32B32A32_UINT:
-    case VK_FORMAT_R32G32B32A32_SINT: return 16;
-    case VK_FORMAT_R16G16B16A16_SFLOAT: return 8;
-    default: return 0;
+    case VK_FORMAT_R32G32B32A32_SINT:
+      return 16;
+    case VK_FORMAT_R16G16B16A16_SFLOAT:
+      return 8;
+    default:
+      return 0;
   }
 }
 
@@ -71,8 +76,9 @@ void CommandStream::begin_recording() {
 
 VkDescriptorSet CommandStream::allocate_set(VkDescriptorSetLayout layout) {
   if (sets_left_in_pool_ == 0) {
-    VkDescriptorPoolSize sizes[2] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * kMaxBindings},
-                                     {VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER, kSetsPerPool * kMaxBindings}};
+    VkDescriptorPoolSize sizes[2] = {
+        {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * kMaxBindings},
+        {VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER, kSetsPerPool * kMaxBindings}};
     VkDescriptorPoolCreateInfo info{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
     info.maxSets = kSetsPerPool;
     info.poolSizeCount = 2;
@@ -106,30 +112,37 @@ VkBufferView CommandStream::texel_view(const Binding& b) {
   return view;
 }
 
-void CommandStream::check_binding(const PipelineDesc& desc, uint32_t index, const Binding& b) const {
+void CommandStream::check_binding(const PipelineDesc& desc, uint32_t index,
+                                  const Binding& b) const {
   const auto& info = context_.info();
-  if (b.slice.buffer == VK_NULL_HANDLE || b.slice.size == 0) fail("{}: an empty buffer is bound", desc.shader);
+  if (b.slice.buffer == VK_NULL_HANDLE || b.slice.size == 0)
+    fail("{}: an empty buffer is bound", desc.shader);
   const bool texel = b.texel_format != VK_FORMAT_UNDEFINED;
   if (texel != desc.is_texel(index))
     fail("{}: binding {} is a {} in the shader but bound as a {}", desc.shader, index,
-         desc.is_texel(index) ? "texel buffer" : "storage buffer", texel ? "texel buffer" : "storage buffer");
+         desc.is_texel(index) ? "texel buffer" : "storage buffer",
+         texel ? "texel buffer" : "storage buffer");
   if (!texel) {
     if (b.slice.size > info.max_storage_buffer_range)
-      fail("{}: a {:.1f} MiB binding exceeds this device's {:.1f} MiB storage-buffer range; split the tensor",
-           desc.shader, b.slice.size / 1048576.0, info.max_storage_buffer_range / 1048576.0);
+      fail(
+          "{}: a {:.1f} MiB binding exceeds this device's {:.1f} MiB storage-buffer range; split "
+          "the tensor",
+          desc.shader, b.slice.size / 1048576.0, info.max_storage_buffer_range / 1048576.0);
     if (b.slice.offset % info.min_storage_buffer_offset_alignment != 0)
       fail("{}: binding offset {} is not aligned to {}", desc.shader, b.slice.offset,
            info.min_storage_buffer_offset_alignment);
     return;
   }
   const uint32_t bytes = texel_bytes(b.texel_format);
-  if (bytes == 0) fail("{}: binding {} has a texel format alpha does not know ({})", desc.shader, index, int(b.texel_format));
+  if (bytes == 0)
+    fail("{}: binding {} has a texel format alpha does not know ({})", desc.shader, index,
+         int(b.texel_format));
   if (b.slice.size % bytes != 0)
-    fail("{}: texel binding {} of {} bytes is not a whole number of {}-byte texels", desc.shader, index, b.slice.size,
-         bytes);
+    fail("{}: texel binding {} of {} bytes is not a whole number of {}-byte texels", desc.shader,
+         index, b.slice.size, bytes);
   if (b.slice.size / bytes > info.max_texel_buffer_elements)
-    fail("{}: texel binding {} has {} texels, the device allows {}; split the tensor", desc.shader, index,
-         b.slice.size / bytes, info.max_texel_buffer_elements);
+    fail("{}: texel binding {} has {} texels, the device allows {}; split the tensor", desc.shader,
+         index, b.slice.size / bytes, info.max_texel_buffer_elements);
   if (b.slice.offset % std::max<uint64_t>(1, info.min_texel_buffer_offset_alignment) != 0)
     fail("{}: texel binding offset {} is not aligned to {}", desc.shader, b.slice.offset,
          info.min_texel_buffer_offset_alignment);

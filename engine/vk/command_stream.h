@@ -20,8 +20,8 @@ namespace alpha::vk {
 class Context;
 
 // A buffer range bound to one binding: a storage buffer, or a storage texel buffer (imageBuffer) of
-// texel_format when that is not VK_FORMAT_UNDEFINED. A texel binding's slice must start at the device's
-// texel offset alignment and hold whole texels.
+// texel_format when that is not VK_FORMAT_UNDEFINED. A texel binding's slice must start at the
+// device's texel offset alignment and hold whole texels.
 struct Binding {
   BufferSlice slice;
   bool write = false;
@@ -29,9 +29,14 @@ struct Binding {
 };
 inline Binding reads(const BufferSlice& slice) { return {slice, false}; }
 inline Binding writes(const BufferSlice& slice) { return {slice, true}; }
-inline Binding reads_texels(const BufferSlice& slice, VkFormat format) { return {slice, false, format}; }
-inline Binding writes_texels(const BufferSlice& slice, VkFormat format) { return {slice, true, format}; }
-// Bytes per texel of the formats texel bindings take (R32_SFLOAT, R32G32B32A32_SFLOAT, ...); 0 if unknown.
+inline Binding reads_texels(const BufferSlice& slice, VkFormat format) {
+  return {slice, false, format};
+}
+inline Binding writes_texels(const BufferSlice& slice, VkFormat format) {
+  return {slice, true, format};
+}
+// Bytes per texel of the formats texel bindings take (R32_SFLOAT, R32G32B32A32_SFLOAT, ...); 0 if
+// unknown.
 uint32_t texel_bytes(VkFormat format);
 
 struct Groups {

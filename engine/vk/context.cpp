@@ -114,8 +114,8 @@ Context::Context(const ContextOptions& options) : instance_(options.validation, 
 
   // Enable only what is present and not switched off; kernels check these before using them.
   fp16_enabled_ = !switches_.disable_fp16 && info_.fp16_arithmetic && info_.storage_16bit;
-  texel_kernels_ = !switches_.disable_texel && info_.type == VK_PHYSICAL_DEVICE_TYPE_CPU && info_.texel_rgba32f &&
-                   info_.subgroup_shuffle && info_.subgroup_size >= 8;
+  texel_kernels_ = !switches_.disable_texel && info_.type == VK_PHYSICAL_DEVICE_TYPE_CPU &&
+                   info_.texel_rgba32f && info_.subgroup_shuffle && info_.subgroup_size >= 8;
   VkPhysicalDeviceVulkan11Features f11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
   VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
   f11.pNext = &f12;

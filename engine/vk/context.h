@@ -59,7 +59,8 @@ class Context {
   uint64_t wait_timeout_ns() const { return wait_timeout_ns_; }
   bool fp16_enabled() const { return fp16_enabled_; }
   // The CPU-device kernels that read through rgba32f storage texel buffers and 8-lane subgroup
-  // shuffles (lavapipe's fast loads) can run: a CPU device with both, and ALPHA_DISABLE_TEXEL unset.
+  // shuffles (lavapipe's fast loads) can run: a CPU device with both, and ALPHA_DISABLE_TEXEL
+  // unset.
   bool texel_kernels() const { return texel_kernels_; }
 
   // Waits for a fence with the context's timeout; a timeout or device loss becomes an alpha::Error.

@@ -125,8 +125,8 @@ const Pipeline& PipelineRegistry::get(const PipelineDesc& desc) {
   std::vector<VkDescriptorSetLayoutBinding> bindings(desc.bindings);
   for (uint32_t i = 0; i < desc.bindings; ++i) {
     bindings[i].binding = i;
-    bindings[i].descriptorType =
-        desc.is_texel(i) ? VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    bindings[i].descriptorType = desc.is_texel(i) ? VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER
+                                                  : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
     bindings[i].descriptorCount = 1;
     bindings[i].stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
   }

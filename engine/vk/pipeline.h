@@ -1,7 +1,8 @@
 // Compute pipelines built from embedded SPIR-V: a descriptor set of N bindings (0..N-1), each a
 // storage buffer or a storage texel buffer (an imageBuffer), one push-constant block, and
-// specialization constants (constant_id 0..S-1; id 0 is the workgroup size by convention). Pipelines are created once per (variant, constants) and reused; the
-// driver's pipeline cache is kept on disk between runs.
+// specialization constants (constant_id 0..S-1; id 0 is the workgroup size by convention).
+// Pipelines are created once per (variant, constants) and reused; the driver's pipeline cache is
+// kept on disk between runs.
 #pragma once
 
 #include <volk.h>
@@ -19,7 +20,7 @@ class Context;
 
 struct PipelineDesc {
   std::string shader;               // embedded variant name, e.g. "matmul_nt_f32"
-  uint32_t bindings = 0;            // bindings 0..bindings-1: storage buffers unless in texel_bindings
+  uint32_t bindings = 0;  // bindings 0..bindings-1: storage buffers unless in texel_bindings
   uint32_t push_bytes = 0;          // size of the push-constant block
   std::vector<uint32_t> constants;  // specialization constants by constant_id
   uint32_t texel_bindings = 0;      // bit i set: binding i is a storage texel buffer (imageBuffer)

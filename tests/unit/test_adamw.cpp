@@ -22,7 +22,7 @@ struct NormCase {
 };
 // On CPU devices an unchunked n >= 4 takes the texel kernel: 37, 4098 and 100003 have 1, 2 and 3
 // floats past the last texel, 36864 none.
-static const NormCase kNormCases[] = {{1, 0},       {37, 0},          {4098, 0},   {36864, 0},
+static const NormCase kNormCases[] = {{1, 0},      {37, 0},         {4098, 0},   {36864, 0},
                                       {100003, 0}, {100003, 16384}, {5001, 1024}};
 
 static float device_norm_sq(const std::vector<float>& host, VkDeviceSize chunk_bytes,
@@ -61,8 +61,8 @@ TEST_CASE_FIXTURE(GpuFixture, "grad_norm_squared matches a double-precision sum 
     const float got = device_norm_sq(host, c.chunk_bytes);
     // Every square goes through at most ~30 roundings (grid-stride sum of <= 2 terms, two 8-level
     // trees, the final pass's serial sum of <= 4), or on the texel path ~50 (a lane's serial sum of
-    // <= 33 texels per accumulator here, 3 levels within the lane, the final pass as above); all terms
-    // are positive, so 64 ulps of the total bound it.
+    // <= 33 texels per accumulator here, 3 levels within the lane, the final pass as above); all
+    // terms are positive, so 64 ulps of the total bound it.
     INFO(fmt::format("got {:.9g}, want {:.9g}", got, want));
     CHECK(std::abs(got - want) <= 64 * std::ldexp(1.0, -24) * want);
   }
@@ -118,57 +118,59 @@ TEST_CASE_FIXTURE(GpuFixture,
                   "adamw_update follows clip_grad_norm_ + torch.optim.AdamW for 3 steps") {
   auto& context = gpu();
   for (const int64_t P : {1001, 1000})  // 1000: the texel kernels on CPU devices (unchunked cases)
-  for (const auto& c : kAdamCases) {
-    INFO(c.name);
-    CAPTURE(P);
-    vk::Arena arena(context);
-    Tensor params = Tensor::empty(arena, {P}), grads = Tensor::empty(arena, {P});
-    Tensor m = Tensor::empty(arena, {P}), v = Tensor::empty(arena, {P});
-    Tensor partials = Tensor::empty(arena, {ops::kNormPartials}),
-           norm_sq = Tensor::empty(arena, {1});
-    auto p_host = random_nonzero(P, 41);
-    upload(arena, params, p_host);
-    upload(arena, m, std::vector<float>(P, 0.0f));
-    upload(arena, v, std::vector<float>(P, 0.0f));
-    AdamReference ref{{p_host.begin(), p_host.end()},
-                      std::vector<double>(P),
-                      std::vector<double>(P),
-                      std::vector<double>(P)};
-    for (int step = 1; step <= 3; ++step) {
-      CAPTURE(step);
-      auto g_host = random_nonzero(P, 42 + step);
-      for (auto& g : g_host) g *= 0.5f;
-      upload(arena, grads, g_host);
-      const ops::AdamWConfig config{
-          .lr = 1e-2f, .weight_decay = c.weight_decay, .step = step, .max_norm = c.max_norm};
-      vk::CommandStream stream(context);
-      ops::grad_norm_squared(stream, grads, partials, norm_sq, c.chunk_bytes);
-      ops::adamw_update(stream, params, grads, m, v, norm_sq, config, c.chunk_bytes);
-      stream.submit();
-      if (c.chunk_bytes) CHECK(stream.dispatch_count() > 4);
-      ref.step(g_host, config);
+    for (const auto& c : kAdamCases) {
+      INFO(c.name);
+      CAPTURE(P);
+      vk::Arena arena(context);
+      Tensor params = Tensor::empty(arena, {P}), grads = Tensor::empty(arena, {P});
+      Tensor m = Tensor::empty(arena, {P}), v = Tensor::empty(arena, {P});
+      Tensor partials = Tensor::empty(arena, {ops::kNormPartials}),
+             norm_sq = Tensor::empty(arena, {1});
+      auto p_host = random_nonzero(P, 41);
+      upload(arena, params, p_host);
+      upload(arena, m, std::vector<float>(P, 0.0f));
+      upload(arena, v, std::vector<float>(P, 0.0f));
+      AdamReference ref{{p_host.begin(), p_host.end()},
+                        std::vector<double>(P),
+                        std::vector<double>(P),
+                        std::vector<double>(P)};
+      for (int step = 1; step <= 3; ++step) {
+        CAPTURE(step);
+        auto g_host = random_nonzero(P, 42 + step);
+        for (auto& g : g_host) g *= 0.5f;
+        upload(arena, grads, g_host);
+        const ops::AdamWConfig config{
+            .lr = 1e-2f, .weight_decay = c.weight_decay, .step = step, .max_norm = c.max_norm};
+        vk::CommandStream stream(context);
+        ops::grad_norm_squared(stream, grads, partials, norm_sq, c.chunk_bytes);
+        ops::adamw_update(stream, params, grads, m, v, norm_sq, config, c.chunk_bytes);
+        stream.submit();
+        if (c.chunk_bytes) CHECK(stream.dispatch_count() > 4);
+        ref.step(g_host, config);
 
-      // Tolerances. m, v: a few f32 roundings per step (2^-24 each) plus the clip coefficient's
-      // ~1e-7 relative error (device norm vs double norm): 1e-6 of m's magnitude bound (the same
-      // recurrence over |g|, since m may cancel to ~0) and 1e-6 of v (lavapipe: <= 0.31 of that).
-      // params: f32 rounding of p (2^-24·|p| per step) plus 1e-5 of each update (lr·mhat/sqrt(vhat)
-      // ~ lr). A wrong bias correction, decay or clip factor is off by >= 1e-3 relative.
-      auto p_got = download(arena, params), m_got = download(arena, m), v_got = download(arena, v);
-      Worst wp, wm, wv;
-      for (int64_t i = 0; i < P; ++i) {
-        wp.update(p_got[i], ref.p[i], 4e-7 * std::abs(ref.p[i]) + 1e-5 * 1e-2 * step, i);
-        wm.update(m_got[i], ref.m[i], 1e-6 * ref.m_magnitude[i], i);
-        wv.update(v_got[i], ref.v[i], 1e-6 * ref.v[i] + 1e-30, i);
+        // Tolerances. m, v: a few f32 roundings per step (2^-24 each) plus the clip coefficient's
+        // ~1e-7 relative error (device norm vs double norm): 1e-6 of m's magnitude bound (the same
+        // recurrence over |g|, since m may cancel to ~0) and 1e-6 of v (lavapipe: <= 0.31 of that).
+        // params: f32 rounding of p (2^-24·|p| per step) plus 1e-5 of each update
+        // (lr·mhat/sqrt(vhat) ~ lr). A wrong bias correction, decay or clip factor is off by >=
+        // 1e-3 relative.
+        auto p_got = download(arena, params), m_got = download(arena, m),
+             v_got = download(arena, v);
+        Worst wp, wm, wv;
+        for (int64_t i = 0; i < P; ++i) {
+          wp.update(p_got[i], ref.p[i], 4e-7 * std::abs(ref.p[i]) + 1e-5 * 1e-2 * step, i);
+          wm.update(m_got[i], ref.m[i], 1e-6 * ref.m_magnitude[i], i);
+          wv.update(v_got[i], ref.v[i], 1e-6 * ref.v[i] + 1e-30, i);
+        }
+        INFO(wp.describe("params"));
+        INFO(wm.describe("m"));
+        INFO(wv.describe("v"));
+        CHECK(wp.excess <= 1.0);
+        CHECK(wm.excess <= 1.0);
+        CHECK(wv.excess <= 1.0);
+        CHECK(download(arena, grads) == g_host);  // grads are only read
       }
-      INFO(wp.describe("params"));
-      INFO(wm.describe("m"));
-      INFO(wv.describe("v"));
-      CHECK(wp.excess <= 1.0);
-      CHECK(wm.excess <= 1.0);
-      CHECK(wv.excess <= 1.0);
-      CHECK(download(arena, grads) == g_host);  // grads are only read
     }
-  }
 }
 
 TEST_CASE_FIXTURE(GpuFixture, "adamw_update is reproducible bit for bit") {

@@ -50,31 +50,31 @@ TEST_CASE_FIXTURE(GpuFixture,
   vk::Arena arena(context);
   // 4738 values, then 4736 (a multiple of 4: the texel kernels on CPU devices)
   for (const int64_t drop : {0, 2}) {
-  auto x_host = test_inputs();
-  x_host.resize(x_host.size() - drop);
-  const auto n = static_cast<int64_t>(x_host.size());
-  CAPTURE(n);
-  const auto dout_host = random_nonzero(n, 22);
-  Tensor x = Tensor::empty(arena, {n}), out = Tensor::empty(arena, {n});
-  Tensor dout = Tensor::empty(arena, {n}), dx = Tensor::empty(arena, {n});
-  upload(arena, x, x_host);
-  upload(arena, dout, dout_host);
-  upload(arena, dx, random_nonzero(n, 23));  // must be overwritten, not accumulated
+    auto x_host = test_inputs();
+    x_host.resize(x_host.size() - drop);
+    const auto n = static_cast<int64_t>(x_host.size());
+    CAPTURE(n);
+    const auto dout_host = random_nonzero(n, 22);
+    Tensor x = Tensor::empty(arena, {n}), out = Tensor::empty(arena, {n});
+    Tensor dout = Tensor::empty(arena, {n}), dx = Tensor::empty(arena, {n});
+    upload(arena, x, x_host);
+    upload(arena, dout, dout_host);
+    upload(arena, dx, random_nonzero(n, 23));  // must be overwritten, not accumulated
 
-  vk::CommandStream stream(context);
-  ops::gelu_forward(stream, x, out);
-  ops::gelu_backward(stream, x, dout, dx);
-  stream.submit();
+    vk::CommandStream stream(context);
+    ops::gelu_forward(stream, x, out);
+    ops::gelu_backward(stream, x, dout, dx);
+    stream.submit();
 
-  std::vector<double> want_out(n), want_dx(n), tol_out(n), tol_dx(n);
-  for (int64_t i = 0; i < n; ++i) {
-    want_out[i] = gelu_ref(x_host[i]);
-    want_dx[i] = gelu_grad_ref(x_host[i]) * dout_host[i];
-    tol_out[i] = forward_tolerance(x_host[i]);
-    tol_dx[i] = forward_tolerance(x_host[i]) * std::abs(dout_host[i]);
-  }
-  check_close("gelu out", download(arena, out), want_out, tol_out);
-  check_close("gelu dx", download(arena, dx), want_dx, tol_dx);
+    std::vector<double> want_out(n), want_dx(n), tol_out(n), tol_dx(n);
+    for (int64_t i = 0; i < n; ++i) {
+      want_out[i] = gelu_ref(x_host[i]);
+      want_dx[i] = gelu_grad_ref(x_host[i]) * dout_host[i];
+      tol_out[i] = forward_tolerance(x_host[i]);
+      tol_dx[i] = forward_tolerance(x_host[i]) * std::abs(dout_host[i]);
+    }
+    check_close("gelu out", download(arena, out), want_out, tol_out);
+    check_close("gelu dx", download(arena, dx), want_dx, tol_dx);
   }
 }
 

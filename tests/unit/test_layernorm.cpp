@@ -155,9 +155,9 @@ TEST_CASE_FIXTURE(GpuFixture, "layernorm forward and backward match double preci
   shapes.insert(shapes.end(), std::begin(kGroups), std::end(kGroups));
   for (const auto& c : kCases)
     for (const auto& g : shapes) {
-      const std::string label =
-          g ? fmt::format("N={} C={} groups {}/{}x{}", c.N, c.C, g->row, g->param_channels, g->param_rows)
-            : fmt::format("N={} C={} default kernel", c.N, c.C);
+      const std::string label = g ? fmt::format("N={} C={} groups {}/{}x{}", c.N, c.C, g->row,
+                                                g->param_channels, g->param_rows)
+                                  : fmt::format("N={} C={} default kernel", c.N, c.C);
       CAPTURE(label);
       const LayernormData d{c};
       const auto got = run(context, d, g);

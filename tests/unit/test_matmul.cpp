@@ -113,21 +113,30 @@ TEST_CASE_FIXTURE(GpuFixture, "matmul matches the CPU reference for every layout
 // matmul_texel.comp (the default on CPU devices when the texels fit): shapes whose texel-direction
 // sizes are multiples of 4 but whose M, N, K are no multiple of its tiles (16x16 for NN and NT,
 // 32x16 for TN with 8-deep k steps), so every edge clamp runs; and shapes that must fall back.
-TEST_CASE_FIXTURE(GpuFixture, "the texel matmul matches the CPU reference and is taken where it fits") {
+TEST_CASE_FIXTURE(GpuFixture,
+                  "the texel matmul matches the CPU reference and is taken where it fits") {
   auto& context = gpu();
   if (!context.texel_kernels()) {
     MESSAGE("this device has no texel kernels; skipped");
     return;
   }
   const std::vector<MatmulCase> texel_shapes = {
-      {37, 52, 28, Layout::NN, false, false},  {70, 132, 100, Layout::NN, true, true},
-      {9, 4, 4, Layout::NN, true, false},      {37, 53, 28, Layout::NT, false, false},
-      {131, 70, 132, Layout::NT, true, false}, {5, 3, 8, Layout::NT, false, true},
-      {36, 52, 29, Layout::TN, false, false},  {132, 44, 70, Layout::TN, true, true},
-      {8, 4, 3, Layout::TN, true, false},      {20, 100, 257, Layout::TN, false, false},
-      // at most 4 rows, NT (decoding): matvec_texel.comp; K/4 = 9, 33, 2, 64 texels (32-k steps + a tail)
-      {1, 70, 36, Layout::NT, true, true},     {3, 45, 132, Layout::NT, false, false},
-      {4, 17, 8, Layout::NT, true, false},     {2, 300, 256, Layout::NT, false, true},
+      {37, 52, 28, Layout::NN, false, false},
+      {70, 132, 100, Layout::NN, true, true},
+      {9, 4, 4, Layout::NN, true, false},
+      {37, 53, 28, Layout::NT, false, false},
+      {131, 70, 132, Layout::NT, true, false},
+      {5, 3, 8, Layout::NT, false, true},
+      {36, 52, 29, Layout::TN, false, false},
+      {132, 44, 70, Layout::TN, true, true},
+      {8, 4, 3, Layout::TN, true, false},
+      {20, 100, 257, Layout::TN, false, false},
+      // at most 4 rows, NT (decoding): matvec_texel.comp; K/4 = 9, 33, 2, 64 texels (32-k steps + a
+      // tail)
+      {1, 70, 36, Layout::NT, true, true},
+      {3, 45, 132, Layout::NT, false, false},
+      {4, 17, 8, Layout::NT, true, false},
+      {2, 300, 256, Layout::NT, false, true},
   };
   vk::CommandStream probe(context);
   vk::Arena arena(context);
@@ -145,10 +154,12 @@ TEST_CASE_FIXTURE(GpuFixture, "the texel matmul matches the CPU reference and is
     CHECK(taken(shape));
     check_matmul(shape, std::nullopt);
   }
-  // K (NN, NT) or M (TN) not a multiple of 4, N not one in NN, and few rows in NN or TN keep the others
-  for (const MatmulCase& shape : {MatmulCase{37, 52, 29, Layout::NN}, MatmulCase{37, 53, 29, Layout::NT},
-                                  MatmulCase{37, 52, 28, Layout::TN}, MatmulCase{37, 53, 28, Layout::NN},
-                                  MatmulCase{4, 52, 28, Layout::NN}, MatmulCase{2, 52, 28, Layout::TN}})
+  // K (NN, NT) or M (TN) not a multiple of 4, N not one in NN, and few rows in NN or TN keep the
+  // others
+  for (const MatmulCase& shape :
+       {MatmulCase{37, 52, 29, Layout::NN}, MatmulCase{37, 53, 29, Layout::NT},
+        MatmulCase{37, 52, 28, Layout::TN}, MatmulCase{37, 53, 28, Layout::NN},
+        MatmulCase{4, 52, 28, Layout::NN}, MatmulCase{2, 52, 28, Layout::TN}})
     CHECK_FALSE(taken(shape));
 }
 
@@ -195,7 +206,8 @@ TEST_CASE_FIXTURE(GpuFixture, "matmul refuses shapes that do not fit") {
 namespace alpha::test {
 
 // Views with row strides (blocks of wider matrices, as the split LM head uses): every layout, the
-// texel (the default for multiples of 4 on CPU devices), CPU and portable kernels, odd strides; C's elements outside the block must stay untouched.
+// texel (the default for multiples of 4 on CPU devices), CPU and portable kernels, odd strides; C's
+// elements outside the block must stay untouched.
 TEST_CASE_FIXTURE(GpuFixture, "matmul on strided views matches the reference and writes only its block") {
   auto& context = gpu();
   const int64_t skip = 64;  // the views start 64 floats into their buffers

@@ -32,7 +32,8 @@ static const XentCase kCases[] = {
     {"in place", 37, 1000, 4.0f, 4, true, 0},
     {"in place, +-80 logits", 5, 1001, 80.0f, 0, true, 0},
     {"row chunks", 150, 101, 4.0f, 7, false, 1},
-    // V % 4 == 0 takes the texel kernel on CPU devices (the V=1000 cases above too); rows no multiple of 8
+    // V % 4 == 0 takes the texel kernel on CPU devices (the V=1000 cases above too); rows no
+    // multiple of 8
     {"V=4096, ignored rows", 13, 4096, 8.0f, 3, false, 0},
     {"V=4096 in place, +-80 logits", 11, 4096, 80.0f, 2, true, 0},
 };
@@ -122,22 +123,22 @@ TEST_CASE_FIXTURE(GpuFixture, "softmax_cross_entropy is reproducible bit for bit
   vk::Arena arena(context);
   const int64_t N = 9;
   for (const int64_t V : {4096, 4099}) {  // the texel kernel on CPU devices, then the other
-  CAPTURE(V);
-  Tensor logits = Tensor::empty(arena, {N, V}), dlogits = Tensor::empty(arena, {N, V});
-  Tensor targets = Tensor::empty(arena, {N}, DType::i32), losses = Tensor::empty(arena, {N});
-  upload(arena, logits, random_nonzero(N * V, 22));
-  std::vector<int32_t> target_host(N);
-  for (int64_t n = 0; n < N; ++n) target_host[n] = static_cast<int32_t>((n * 977) % V);
-  upload(arena, targets, target_host);
-  vk::CommandStream stream(context);
-  ops::softmax_cross_entropy(stream, logits, targets, losses, dlogits, 0.25f);
-  stream.submit();
-  auto losses_first = download(arena, losses), dlogits_first = download(arena, dlogits);
-  upload(arena, losses, std::vector<float>(N, 0.0f));
-  upload(arena, dlogits, std::vector<float>(N * V, 0.0f));
-  stream.submit();  // replay
-  CHECK(download(arena, losses) == losses_first);
-  CHECK(download(arena, dlogits) == dlogits_first);
+    CAPTURE(V);
+    Tensor logits = Tensor::empty(arena, {N, V}), dlogits = Tensor::empty(arena, {N, V});
+    Tensor targets = Tensor::empty(arena, {N}, DType::i32), losses = Tensor::empty(arena, {N});
+    upload(arena, logits, random_nonzero(N * V, 22));
+    std::vector<int32_t> target_host(N);
+    for (int64_t n = 0; n < N; ++n) target_host[n] = static_cast<int32_t>((n * 977) % V);
+    upload(arena, targets, target_host);
+    vk::CommandStream stream(context);
+    ops::softmax_cross_entropy(stream, logits, targets, losses, dlogits, 0.25f);
+    stream.submit();
+    auto losses_first = download(arena, losses), dlogits_first = download(arena, dlogits);
+    upload(arena, losses, std::vector<float>(N, 0.0f));
+    upload(arena, dlogits, std::vector<float>(N * V, 0.0f));
+    stream.submit();  // replay
+    CHECK(download(arena, losses) == losses_first);
+    CHECK(download(arena, dlogits) == dlogits_first);
   }
 }
 
@@ -146,31 +147,31 @@ TEST_CASE_FIXTURE(GpuFixture, "softmax_cross_entropy flags bad targets and refus
   vk::Arena arena(context);
   const int64_t N = 3;
   for (const int64_t V : {16, 17}) {  // the texel kernel on CPU devices, then the other
-  CAPTURE(V);
-  Tensor logits = Tensor::empty(arena, {N, V}), dlogits = Tensor::empty(arena, {N, V});
-  Tensor targets = Tensor::empty(arena, {N}, DType::i32), losses = Tensor::empty(arena, {N});
-  upload(arena, logits, random_nonzero(N * V, 23));
-  upload(arena, targets,
-         std::vector<int32_t>{int32_t(V), 2, -5});  // out of range, valid, out of range
-  vk::CommandStream stream(context);
-  ops::softmax_cross_entropy(stream, logits, targets, losses, dlogits, 1.0f);
-  stream.submit();
-  auto got = download(arena, losses);
-  CHECK(std::isnan(got[0]));
-  CHECK(std::isfinite(got[1]));
-  CHECK(std::isnan(got[2]));
+    CAPTURE(V);
+    Tensor logits = Tensor::empty(arena, {N, V}), dlogits = Tensor::empty(arena, {N, V});
+    Tensor targets = Tensor::empty(arena, {N}, DType::i32), losses = Tensor::empty(arena, {N});
+    upload(arena, logits, random_nonzero(N * V, 23));
+    upload(arena, targets,
+           std::vector<int32_t>{int32_t(V), 2, -5});  // out of range, valid, out of range
+    vk::CommandStream stream(context);
+    ops::softmax_cross_entropy(stream, logits, targets, losses, dlogits, 1.0f);
+    stream.submit();
+    auto got = download(arena, losses);
+    CHECK(std::isnan(got[0]));
+    CHECK(std::isfinite(got[1]));
+    CHECK(std::isnan(got[2]));
 
-  Tensor short_targets = Tensor::empty(arena, {N - 1}, DType::i32),
-         float_targets = Tensor::empty(arena, {N});
-  Tensor wide = Tensor::empty(arena, {N, V + 1});
-  CHECK_THROWS_WITH_AS(
-      ops::softmax_cross_entropy(stream, logits, short_targets, losses, dlogits, 1.0f),
-      doctest::Contains("rows"), alpha::Error);
-  CHECK_THROWS_WITH_AS(
-      ops::softmax_cross_entropy(stream, logits, float_targets, losses, dlogits, 1.0f),
-      doctest::Contains("i32"), alpha::Error);
-  CHECK_THROWS_WITH_AS(ops::softmax_cross_entropy(stream, logits, targets, losses, wide, 1.0f),
-                       doctest::Contains("shape of logits"), alpha::Error);
+    Tensor short_targets = Tensor::empty(arena, {N - 1}, DType::i32),
+           float_targets = Tensor::empty(arena, {N});
+    Tensor wide = Tensor::empty(arena, {N, V + 1});
+    CHECK_THROWS_WITH_AS(
+        ops::softmax_cross_entropy(stream, logits, short_targets, losses, dlogits, 1.0f),
+        doctest::Contains("rows"), alpha::Error);
+    CHECK_THROWS_WITH_AS(
+        ops::softmax_cross_entropy(stream, logits, float_targets, losses, dlogits, 1.0f),
+        doctest::Contains("i32"), alpha::Error);
+    CHECK_THROWS_WITH_AS(ops::softmax_cross_entropy(stream, logits, targets, losses, wide, 1.0f),
+                         doctest::Contains("shape of logits"), alpha::Error);
   }
 }
 
