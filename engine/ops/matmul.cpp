@@ -123,14 +123,16 @@ static void check_view(const MatrixView& v, const char* role) {
 // The texel kernel reads A and B as whole rgba32f texels that never straddle a row: every stride
 // and the size along each texel's direction must be a multiple of 4, the views aligned for a texel
 // buffer and within its size, and the k-loop under lavapipe's 65535-iteration loop limit.
+// The floats a view spans, (rows-1)·ld + cols of them from its first element.
+static vk::BufferSlice view_floats(const MatrixView& v) {
+  return v.slice.sub(0, uint64_t((v.rows - 1) * v.ld + v.cols) * 4);
+}
+
 static bool texel_shapes_fit(const vk::CommandStream& stream, const MatrixView& a,
                              const MatrixView& b, Layout layout, int64_t M, int64_t N, int64_t K) {
-  const auto& info = stream.context().info();
   auto view_fits = [&](const MatrixView& v) {
-    const uint64_t texels = uint64_t((v.rows - 1) * v.ld + v.cols) / 4;
     return v.ld % 4 == 0 && v.cols % 4 == 0 &&
-           v.slice.offset % std::max<uint64_t>(info.min_texel_buffer_offset_alignment, 1) == 0 &&
-           texels <= info.max_texel_buffer_elements;
+           texel_view_fits(stream, view_floats(v), VK_FORMAT_R32G32B32A32_SFLOAT);
   };
   const int64_t k_steps = layout == Layout::TN ? (K + 7) / 8 : K / 4;
   const bool sizes = layout == Layout::NN   ? K % 4 == 0 && N % 4 == 0
@@ -148,7 +150,7 @@ bool uses_texel_matmul(const vk::CommandStream& stream, const MatrixView& a, con
          texel_shapes_fit(stream, a, b, layout, M, N, K);
 }
 
-// matvec_texel.comp: 16 columns per workgroup; 1x8 and 1x32 measured slower for d6's decode step.
+// matvec_texel.comp: 16 columns per workgroup (not tuned).
 constexpr uint32_t kMatvecChunks = 2;
 
 static void matmul_texel(vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
@@ -176,8 +178,7 @@ static void matmul_texel(vk::CommandStream& stream, const MatrixView& a, const M
                   static_cast<uint32_t>(a.ld), static_cast<uint32_t>(b.ld),
                   static_cast<uint32_t>(c.ld)};
   auto texels = [](const MatrixView& v) {
-    return vk::reads_texels(v.slice.sub(0, uint64_t((v.rows - 1) * v.ld + v.cols) * 4),
-                            VK_FORMAT_R32G32B32A32_SFLOAT);
+    return vk::reads_texels(view_floats(v), VK_FORMAT_R32G32B32A32_SFLOAT);
   };
   auto out = vk::writes(c.slice);
   if (bias)
