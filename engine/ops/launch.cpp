@@ -34,11 +34,7 @@ int64_t rows_per_binding(const vk::CommandStream& stream, int64_t row_bytes, uin
 
 bool texel_view_fits(const vk::CommandStream& stream, const vk::BufferSlice& slice,
                      VkFormat format) {
-  const auto& info = stream.context().info();
-  const uint32_t bytes = vk::texel_bytes(format);
-  return bytes && slice.size > 0 && slice.size % bytes == 0 &&
-         slice.size / bytes <= info.max_texel_buffer_elements &&
-         slice.offset % std::max<uint64_t>(info.min_texel_buffer_offset_alignment, 1) == 0;
+  return vk::texel_binding_problem(stream.context().info(), slice, format).empty();
 }
 
 bool texel_views_fit(const vk::CommandStream& stream, std::initializer_list<const Tensor*> tensors,

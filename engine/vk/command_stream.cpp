@@ -51,6 +51,19 @@ uint32_t texel_bytes(VkFormat format) {
   }
 }
 
+std::string texel_binding_problem(const DeviceInfo& info, const BufferSlice& slice, VkFormat format) {
+  const uint32_t bytes = texel_bytes(format);
+  if (bytes == 0) return fmt::format("has a texel format alpha does not know ({})", int(format));
+  if (slice.size == 0 || slice.size % bytes != 0)
+    return fmt::format("of {} bytes is not a whole number of {}-byte texels", slice.size, bytes);
+  if (slice.size / bytes > info.max_texel_buffer_elements)
+    return fmt::format("has {} texels, the device allows {}; split the tensor", slice.size / bytes,
+                       info.max_texel_buffer_elements);
+  if (slice.offset % std::max<uint64_t>(1, info.min_texel_buffer_offset_alignment) != 0)
+    return fmt::format("offset {} is not aligned to {}", slice.offset, info.min_texel_buffer_offset_alignment);
+  return {};
+}
+
 CommandStream::~CommandStream() {
   VkDevice device = context_.device();
   vkQueueWaitIdle(context_.queue());
@@ -133,19 +146,8 @@ void CommandStream::check_binding(const PipelineDesc& desc, uint32_t index,
            info.min_storage_buffer_offset_alignment);
     return;
   }
-  const uint32_t bytes = texel_bytes(b.texel_format);
-  if (bytes == 0)
-    fail("{}: binding {} has a texel format alpha does not know ({})", desc.shader, index,
-         int(b.texel_format));
-  if (b.slice.size % bytes != 0)
-    fail("{}: texel binding {} of {} bytes is not a whole number of {}-byte texels", desc.shader,
-         index, b.slice.size, bytes);
-  if (b.slice.size / bytes > info.max_texel_buffer_elements)
-    fail("{}: texel binding {} has {} texels, the device allows {}; split the tensor", desc.shader,
-         index, b.slice.size / bytes, info.max_texel_buffer_elements);
-  if (b.slice.offset % std::max<uint64_t>(1, info.min_texel_buffer_offset_alignment) != 0)
-    fail("{}: texel binding offset {} is not aligned to {}", desc.shader, b.slice.offset,
-         info.min_texel_buffer_offset_alignment);
+  if (std::string problem = texel_binding_problem(info, b.slice, b.texel_format); !problem.empty())
+    fail("{}: texel binding {} {}", desc.shader, index, problem);
 }
 
 void CommandStream::barrier_if_hazard(std::initializer_list<Binding> bindings) {

@@ -38,6 +38,11 @@ inline Binding writes_texels(const BufferSlice& slice, VkFormat format) {
 // Bytes per texel of the formats texel bindings take (R32_SFLOAT, R32G32B32A32_SFLOAT, ...); 0 if
 // unknown.
 uint32_t texel_bytes(VkFormat format);
+struct DeviceInfo;
+// Why `slice` cannot be bound as a texel buffer of `format` on this device (an unknown format, not
+// whole texels, more texels than the limit, an unaligned offset), or empty when it can. dispatch()
+// fails with it; launchers ask it to pick a texel kernel.
+std::string texel_binding_problem(const DeviceInfo& info, const BufferSlice& slice, VkFormat format);
 
 struct Groups {
   uint32_t x = 1, y = 1, z = 1;
