@@ -21,6 +21,63 @@ struct Push3 {
 };
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) ==
+                      "dispatch") {  // dispatch COUNT GROUPS [img|ssbo]: fixed cost per dispatch
+    const int count = std::atoi(argv[2]);
+    const uint32_t groups = std::atoi(argv[3]);
+    vk::Context context;
+    vk::Arena arena(context);
+    Tensor a = Tensor::empty(arena, {4 * 16384 + 64 * int64_t(groups)}),
+           c = Tensor::empty(arena, {8 * int64_t(groups)});
+    const bool texel = argc <= 4 || std::string(argv[4]) != "ssbo";
+    const auto& pipe = context.pipelines().get({texel ? "lab_micro_img4" : "lab_micro_ssbo4",
+                                                3,
+                                                sizeof(Push3),
+                                                {0, 1, 0, 1},
+                                                texel ? 0b011u : 0u});
+    Push3 push{0, 0, 1};
+    auto bind = [&](const Tensor& t) {
+      return texel ? vk::reads_texels(t.slice, VK_FORMAT_R32G32B32A32_SFLOAT) : vk::reads(t.slice);
+    };
+    auto record = [&](vk::CommandStream& s) {
+      for (int i = 0; i < count; ++i)  // each writes c: a barrier between every two
+        s.dispatch(pipe, {bind(a), bind(a), vk::writes(c.slice)}, push, {groups});
+    };
+    auto t = perf::time_iterations(context, 9, 1, record, 3000);
+    fmt::print("dispatch x{} groups {}: {:.3f} ms, {:.1f} us per dispatch\n", count, groups,
+               t.median_ms, t.median_ms * 1e3 / count);
+    return 0;
+  }
+  if (argc > 1 && std::string(argv[1]) == "copy") {  // copy KIND MIB U SPAN: the streaming ceiling
+    const std::string kind = argv[2];
+    const uint32_t n4 = uint32_t(std::atoi(argv[3])) * (1u << 20) / 16;
+    std::vector<uint32_t> consts{uint32_t(std::atoi(argv[4])), uint32_t(std::atoi(argv[5]))};
+    vk::Context context;
+    vk::Arena arena(context);
+    Tensor a = Tensor::empty(arena, {int64_t(n4) * 4}), c = Tensor::empty(arena, {int64_t(n4) * 4});
+    const bool texel = kind == "img4";
+    const uint32_t mask = kind == "img4" ? 0b11u : kind == "img4ssbo4" ? 0b01u : 0u;
+    const auto& pipe =
+        context.pipelines().get({"lab_copy_" + kind, 2, sizeof(Push3), consts, mask});
+    Push3 push{0, 0, n4};
+    auto record = [&](vk::CommandStream& s) {
+      if (texel)
+        s.dispatch(pipe,
+                   {vk::reads_texels(a.slice, VK_FORMAT_R32G32B32A32_SFLOAT),
+                    vk::writes_texels(c.slice, VK_FORMAT_R32G32B32A32_SFLOAT)},
+                   push, {n4 / consts[1]});
+      else if (mask)
+        s.dispatch(pipe,
+                   {vk::reads_texels(a.slice, VK_FORMAT_R32G32B32A32_SFLOAT), vk::writes(c.slice)},
+                   push, {n4 / consts[1]});
+      else
+        s.dispatch(pipe, {vk::reads(a.slice), vk::writes(c.slice)}, push, {n4 / consts[1]});
+    };
+    auto t = perf::time_iterations(context, 9, 1, record, 3000);
+    fmt::print("copy {} {} MiB U {} SPAN {}: {:.2f} ms, {:.2f} GB/s (read + write)\n", kind,
+               argv[3], consts[0], consts[1], t.median_ms, 2.0 * n4 * 16 / t.median_ms / 1e6);
+    return 0;
+  }
   if (argc > 1 && std::string(argv[1]) == "micro") {  // micro NL NF NS ITERS GROUPS NA KIND
     std::vector<uint32_t> consts{uint32_t(std::atoi(argv[2])), uint32_t(std::atoi(argv[3])),
                                  uint32_t(std::atoi(argv[4])), uint32_t(std::atoi(argv[7]))};

@@ -166,10 +166,29 @@ def kernel_call(op, d):
     raise SystemExit(f"torch_baseline.py: unknown kernel op '{op}'")
 
 
+def gpt_like_alpha(s):
+    """The reference GPT with alpha's initialisation (engine/gpt/init.cpp: weights N(0, 0.02), the two
+    residual projections N(0, 0.02/sqrt(2L)), biases 0, LayerNorm weights 1). torch's default init
+    (N(0, 1) embeddings, tied to the head) gives logits of std ~11 whose softmax is mostly denormal,
+    and denormal arithmetic made the CPU peer's LM-head matmuls ~150x slower than the same matmul on
+    normal numbers: that timed the init, not the work."""
+    torch.manual_seed(0)
+    model = GPT(s["n_layer"], s["n_head"], s["n_embd"], s["seq_len"], s["vocab"])
+    residual_std = 0.02 / math.sqrt(2 * s["n_layer"])
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith(".bias"):
+                p.zero_()
+            elif "ln_" in name:
+                p.fill_(1.0)
+            else:
+                p.normal_(0.0, residual_std if name.endswith("c_proj.weight") else 0.02)
+    return model.to(DEVICE)
+
+
 def train_step_call(s, compiled):
     """One training step of the GPT: zero grad, forward, loss, backward, clip, AdamW."""
-    torch.manual_seed(0)
-    model = GPT(s["n_layer"], s["n_head"], s["n_embd"], s["seq_len"], s["vocab"]).to(DEVICE)
+    model = gpt_like_alpha(s)
     params = list(model.parameters())
     optimizer = torch.optim.AdamW(
         [{"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.1},
@@ -244,7 +263,7 @@ class KVDecoder:
 def time_inference(s, iters):
     """Prefill and decode times of the KV-cache decoder, per figure the faster variant."""
     torch.manual_seed(0)
-    model = GPT(s["n_layer"], s["n_head"], s["n_embd"], s["seq_len"], s["vocab"]).to(DEVICE).eval()
+    model = gpt_like_alpha(s).eval()
     prompt = torch.randint(0, s["vocab"], (1, s["prompt"]), device=DEVICE)
 
     def run(prefill_ms, decode_ms):  # one sequence: the prompt, then `steps` greedy tokens

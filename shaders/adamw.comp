@@ -9,9 +9,11 @@
 // The host folds the scalars (in double, like PyTorch's Python floats); grads are only read.
 // A non-finite squared norm (a NaN or inf gradient somewhere, or an overflowing sum) skips the step:
 // params, m and v stay as they were, so one bad batch cannot poison the weights.
-// TEXEL (CPU devices, n % 4 == 0): params, grads, m and v are rgba32f texel buffers and each
-// invocation takes a texel (n counts texels): inline, branch-free loads and stores on lavapipe, where
-// storage-buffer accesses inside a loop are loops over the lanes. The push constants are read once,
+// TEXEL (CPU devices, n % 4 == 0): each invocation takes a texel (n counts texels); params, grads, m
+// and v are read as rgba32f texels (inline, branch-free loads on lavapipe, where storage-buffer loads
+// inside a loop are loops over the lanes) and params, m and v written as vec4s through storage-buffer
+// bindings of the same memory (lavapipe's imageStore streams at ~4 GB/s, a vec4 store at ~19:
+// dev/README.md). Each invocation reads its texel before writing it. The push constants are read once,
 // before the loop (lavapipe hoists nothing, and a push-constant read in a loop is 8 scalar loads).
 
 layout(push_constant) uniform Push {
@@ -31,12 +33,15 @@ layout(local_size_x_id = 0) in;
 
 #ifdef TEXEL
 #define VALUE vec4
-layout(rgba32f, binding = 0) uniform imageBuffer params4;
+layout(rgba32f, binding = 0) uniform readonly imageBuffer params4;
 layout(rgba32f, binding = 1) uniform readonly imageBuffer grads4;
-layout(rgba32f, binding = 2) uniform imageBuffer m4;
-layout(rgba32f, binding = 3) uniform imageBuffer v4;
+layout(rgba32f, binding = 2) uniform readonly imageBuffer m4;
+layout(rgba32f, binding = 3) uniform readonly imageBuffer v4;
+layout(binding = 5) writeonly buffer ParamsOut { vec4 params_out[]; };
+layout(binding = 6) writeonly buffer MOut { vec4 m_out[]; };
+layout(binding = 7) writeonly buffer VOut { vec4 v_out[]; };
 #define LOAD(name, i) imageLoad(name##4, int(i))
-#define STORE(name, i, value) imageStore(name##4, int(i), value)
+#define STORE(name, i, value) name##_out[i] = value
 #else
 #define VALUE float
 layout(binding = 0) buffer Params { float params[]; };

@@ -3,11 +3,14 @@
 //   GELU_FORWARD:  out = 0.5 x (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3)
 //   GELU_BACKWARD: dx = dout * gelu'(x),
 //                  gelu'(x) = 0.5 (1 + tanh(u)) + 0.5 x sech^2(u) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
-// tanh and sech^2 go through e = exp(-2|u|) <= 1, which cannot overflow (GLSL tanh may return NaN for
-// large |u| on some drivers). dx may alias dout: each invocation reads its element before writing it.
-// TEXEL (CPU devices, n % 4 == 0): the tensors are rgba32f texel buffers and each invocation takes a
-// texel (n counts texels): inline, branch-free loads and stores on lavapipe, where storage-buffer
-// accesses inside a loop are loops over the lanes.
+// (gelu_math.glsl has tanh and sech^2.) dx may alias dout: each invocation reads its element before
+// writing it.
+// TEXEL (CPU devices, n % 4 == 0): each invocation takes a texel (n counts texels), read from rgba32f
+// texel buffers (inline, branch-free loads on lavapipe, where storage-buffer loads inside a loop are
+// loops over the lanes) and written as a vec4 to a storage buffer: lavapipe's imageStore streams at
+// ~4 GB/s, a vec4 storage-buffer store at ~19 GB/s (dev/README.md, the copy lab).
+
+#extension GL_GOOGLE_include_directive : require
 
 layout(push_constant) uniform Push {
   uint n;
@@ -23,13 +26,13 @@ layout(local_size_x_id = 0) in;
 layout(rgba32f, binding = 0) uniform readonly imageBuffer x4;
 #define X(i) imageLoad(x4, int(i))
 #if defined(GELU_FORWARD)
-layout(rgba32f, binding = 1) uniform writeonly imageBuffer out4;
-#define STORE_OUT(i, value) imageStore(out4, int(i), value)
+layout(binding = 1) writeonly buffer Out4 { vec4 out4[]; };
+#define STORE_OUT(i, value) out4[i] = value
 #else
-layout(rgba32f, binding = 1) uniform imageBuffer dout4;
-layout(rgba32f, binding = 2) uniform imageBuffer dx4;
+layout(rgba32f, binding = 1) uniform readonly imageBuffer dout4;
+layout(binding = 2) buffer DX4 { vec4 dx4[]; };  // may be dout's memory: read before written
 #define DOUT(i) imageLoad(dout4, int(i))
-#define STORE_DX(i, value) imageStore(dx4, int(i), value)
+#define STORE_DX(i, value) dx4[i] = value
 #endif
 #else
 #define VALUE float
@@ -47,27 +50,17 @@ layout(binding = 2) buffer DX { float dx[]; };
 #endif
 #endif
 
-const float kBeta = 0.7978845608028654;  // sqrt(2/pi)
-const float kKappa = 0.044715;
-
-// tanh(u) and sech^2(u) = 1 - tanh^2(u), both accurate for any finite or infinite u.
-void tanh_sech2(VALUE u, out VALUE t, out VALUE s2) {
-  const VALUE e = exp(-2.0 * abs(u));  // in [0, 1]
-  const VALUE inv = 1.0 / (1.0 + e);
-  t = sign(u) * (1.0 - e) * inv;
-  s2 = 4.0 * e * inv * inv;  // without the cancellation of 1 - t*t
-}
+#include "gelu_math.glsl"
 
 void main() {
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
   for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) {
     const VALUE v = X(i);
-    const VALUE u = kBeta * (v + kKappa * v * v * v);
-    VALUE t, s2;
-    tanh_sech2(u, t, s2);
 #if defined(GELU_FORWARD)
-    STORE_OUT(i, 0.5 * v * (1.0 + t));
+    STORE_OUT(i, gelu(v));
 #else
+    VALUE t, s2;
+    tanh_sech2(gelu_u(v), t, s2);
     const VALUE grad = 0.5 * (1.0 + t) + 0.5 * v * s2 * kBeta * (1.0 + 3.0 * kKappa * v * v);
     STORE_DX(i, grad * DOUT(i));
 #endif

@@ -1,13 +1,17 @@
 #version 450
 // LayerNorm for CPU devices (lavapipe), the maths of layernorm.comp (biased variance, eps from the
-// push block), for C % 4 == 0 with every tensor read and written as rgba32f texels (inline,
-// branch-free loads and stores on lavapipe, where storage-buffer accesses inside a loop are loops
-// over the lanes). A workgroup is one 8-lane subgroup and needs no shared memory or barriers:
+// push block), for C % 4 == 0. Tensors are read as rgba32f texels (inline, branch-free loads on
+// lavapipe, where storage-buffer loads inside a loop are loops over the lanes) and written as vec4s to
+// storage buffers (lavapipe's imageStore streams at ~4 GB/s, a vec4 store at ~19: dev/README.md); dx,
+// which the backward adds to, is bound twice: a texel view to read, a storage buffer to write. A
+// workgroup is one 8-lane subgroup and needs no shared memory or barriers:
 //   LAYERNORM_FORWARD, LAYERNORM_DX: each lane owns one row (row = 8·group + lane) and walks its C/4
 //     texels itself, so every reduction is a lane's own serial sum (vec4, then x+y+z+w).
 //   LAYERNORM_DPARAMS: each lane owns 4 channels (texel column 8·group + lane) and walks all N rows:
 //     dweight[c] += sum_n dout·xhat, dbias[c] += sum_n dout, in row order.
 // Every sum has a fixed order: bit-reproducible.
+
+#extension GL_EXT_control_flow_attributes : require
 
 layout(push_constant) uniform Push {
   uint N;
@@ -21,7 +25,7 @@ layout(local_size_x = 8) in;
 layout(rgba32f, binding = 0) uniform readonly imageBuffer x4;
 layout(rgba32f, binding = 1) uniform readonly imageBuffer weight4;
 layout(rgba32f, binding = 2) uniform readonly imageBuffer bias4;
-layout(rgba32f, binding = 3) uniform writeonly imageBuffer out4;
+layout(binding = 3) writeonly buffer Out4 { vec4 out4[]; };
 layout(binding = 4) writeonly buffer Mean { float mean[]; };
 layout(binding = 5) writeonly buffer Rstd { float rstd[]; };
 #elif defined(LAYERNORM_DX)
@@ -30,7 +34,8 @@ layout(rgba32f, binding = 1) uniform readonly imageBuffer x4;
 layout(rgba32f, binding = 2) uniform readonly imageBuffer weight4;
 layout(binding = 3) readonly buffer Mean { float mean[]; };
 layout(binding = 4) readonly buffer Rstd { float rstd[]; };
-layout(rgba32f, binding = 5) uniform imageBuffer dx4;
+layout(rgba32f, binding = 5) uniform readonly imageBuffer dx_in4;  // dx's memory, as read
+layout(binding = 6) buffer DX4 { vec4 dx4[]; };                       // dx's memory, as written
 #elif defined(LAYERNORM_DPARAMS)
 layout(rgba32f, binding = 0) uniform readonly imageBuffer dout4;
 layout(rgba32f, binding = 1) uniform readonly imageBuffer x4;
@@ -63,7 +68,7 @@ void main() {
   const float r = inversesqrt(sum4(sq) * inv_c + p.eps);
   if (row < N) {
     for (int c = 0; c < int(C4); ++c)
-      imageStore(out4, base + c, (imageLoad(x4, base + c) - m) * r * imageLoad(weight4, c) + imageLoad(bias4, c));
+      out4[base + c] = (imageLoad(x4, base + c) - m) * r * imageLoad(weight4, c) + imageLoad(bias4, c);
     mean[row] = m;
     rstd[row] = r;
   }
@@ -80,19 +85,33 @@ void main() {
     for (int c = 0; c < int(C4); ++c) {
       const vec4 g = imageLoad(dout4, base + c) * imageLoad(weight4, c);
       const vec4 xhat = (imageLoad(x4, base + c) - m) * r;
-      imageStore(dx4, base + c, imageLoad(dx4, base + c) + r * (g - mg - xhat * mgx));
+      dx4[base + c] = imageLoad(dx_in4, base + c) + r * (g - mg - xhat * mgx);
     }
   }
 #else  // LAYERNORM_DPARAMS
   const uint c4 = gl_WorkGroupID.x * 8 + gl_LocalInvocationID.x;
   int at = int(min(c4, C4 - 1));  // lanes past C redo the last channels and store nothing
+  // 4 rows per iteration (LLVM there does not unroll): 8 independent texel loads in flight
   vec4 dw = vec4(0.0), db = vec4(0.0);
-  for (uint n = 0; n < N; ++n) {
+  const int step = int(C4);
+  uint n = 0;
+  for (; n + 4 <= N; n += 4) {
+    vec4 d[4], xh[4];
+    [[unroll]] for (int u = 0; u < 4; ++u) {
+      d[u] = imageLoad(dout4, at + u * step);
+      xh[u] = (imageLoad(x4, at + u * step) - imageLoad(mean1, int(n) + u).x) * imageLoad(rstd1, int(n) + u).x;
+    }
+    [[unroll]] for (int u = 0; u < 4; ++u) {  // row order, as the tail
+      dw += d[u] * xh[u];
+      db += d[u];
+    }
+    at += 4 * step;
+  }
+  for (; n < N; ++n) {
     const vec4 d = imageLoad(dout4, at);
-    const float m = imageLoad(mean1, int(n)).x, r = imageLoad(rstd1, int(n)).x;
-    dw += d * ((imageLoad(x4, at) - m) * r);
+    dw += d * ((imageLoad(x4, at) - imageLoad(mean1, int(n)).x) * imageLoad(rstd1, int(n)).x);
     db += d;
-    at += int(C4);
+    at += step;
   }
   if (c4 < C4) {
     for (uint q = 0; q < 4; ++q) {

@@ -8,9 +8,18 @@
 // n0 + 8c + j (c < NB) and walks their B rows 4 k at a time; the A values every lane needs arrive as
 // one lane-varying texel load per 32 k (lane i holds A[m, k0 + 4i .. +3]) spread by subgroupShuffle
 // with constant lanes. Columns past N are clamped to a valid row and not stored.
+// LAYERNORM (with BIAS): A is the LayerNorm of the rows of X, applied on the fly (decoding's
+// LayerNorm + projection in one dispatch, where each dispatch costs ~25 us on lavapipe): every
+// workgroup first takes the mean and rstd of its M rows (biased variance, eps = EPS; lane partial
+// sums over texels lane, lane + 8, .. merged by xor-shuffles), then reads
+// a = (x - mean) · rstd · ln_weight + ln_bias wherever the plain kernel reads A.
+// GELU (with BIAS and LAYERNORM): C = gelu(...) (gelu_math.glsl), the MLP's first projection.
 
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_shuffle : require
+#extension GL_GOOGLE_include_directive : require
+#define VALUE float
+#include "gelu_math.glsl"
 
 layout(push_constant) uniform Push {  // matmul's push block
   uint M;
@@ -31,13 +40,47 @@ layout(rgba32f, binding = 1) uniform readonly imageBuffer B;
 #ifdef BIAS
 layout(binding = 2) readonly buffer Bias { float bias[]; };
 layout(binding = 3) buffer C { float c[]; };
+#ifdef LAYERNORM
+layout(rgba32f, binding = 4) uniform readonly imageBuffer ln_weight;
+layout(rgba32f, binding = 5) uniform readonly imageBuffer ln_bias;
+layout(constant_id = 2) const float EPS = 1e-5;
+#endif
 #else
 layout(binding = 2) buffer C { float c[]; };
+#endif
+
+#ifdef LAYERNORM
+float lanes_sum(float v) {  // the sum over the 8 lanes, in every lane
+  v += subgroupShuffleXor(v, 1);
+  v += subgroupShuffleXor(v, 2);
+  return v + subgroupShuffleXor(v, 4);
+}
+float mean_[MR], rstd_[MR];
+// A[m, 4·k4 .. +3] as the LayerNorm's output
+vec4 normed(uint m, vec4 x, int k4) {
+  return (x - mean_[m]) * rstd_[m] * imageLoad(ln_weight, k4) + imageLoad(ln_bias, k4);
+}
+#define A_AT(m, x, k4) normed(m, x, int(k4))
+#else
+#define A_AT(m, x, k4) (x)
 #endif
 
 void main() {
   const uint lane = gl_SubgroupInvocationID;
   const uint N = p.N, K4 = p.K / 4, lda4 = p.lda / 4, ldb4 = p.ldb / 4;
+#ifdef LAYERNORM
+  [[unroll]] for (uint m = 0; m < MR; ++m) {
+    vec4 s = vec4(0.0);
+    for (uint k4 = lane; k4 < K4; k4 += 8) s += imageLoad(A, int(m * lda4 + k4));
+    mean_[m] = lanes_sum((s.x + s.y) + (s.z + s.w)) / float(p.K);
+    vec4 q = vec4(0.0);
+    for (uint k4 = lane; k4 < K4; k4 += 8) {
+      const vec4 d = imageLoad(A, int(m * lda4 + k4)) - mean_[m];
+      q += d * d;
+    }
+    rstd_[m] = inversesqrt(lanes_sum((q.x + q.y) + (q.z + q.w)) / float(p.K) + EPS);
+  }
+#endif
   const uint n0 = gl_WorkGroupID.x * 8 * NB;
   vec4 acc[MR][NB];  // per-k-lane partial sums, added up at the end
   [[unroll]] for (uint m = 0; m < MR; ++m) [[unroll]] for (uint cb = 0; cb < NB; ++cb) acc[m][cb] = vec4(0.0);
@@ -50,7 +93,7 @@ void main() {
   for (uint it = 0; it < full; ++it) {
     vec4 a[MR];
     [[unroll]] for (uint m = 0; m < MR; ++m) {
-      a[m] = imageLoad(A, a_at[m]);
+      a[m] = A_AT(m, imageLoad(A, a_at[m]), 8 * it + lane);
       a_at[m] += 8;
     }
     [[unroll]] for (uint i = 0; i < 8; ++i) {
@@ -69,7 +112,7 @@ void main() {
     [[unroll]] for (uint cb = 0; cb < NB; ++cb) {
       const vec4 b = imageLoad(B, b_at[cb]);
       b_at[cb] += 1;
-      [[unroll]] for (uint m = 0; m < MR; ++m) acc[m][cb] += imageLoad(A, int(m * lda4 + k4)) * b;
+      [[unroll]] for (uint m = 0; m < MR; ++m) acc[m][cb] += A_AT(m, imageLoad(A, int(m * lda4 + k4)), k4) * b;
     }
   }
   [[unroll]] for (uint cb = 0; cb < NB; ++cb) {
@@ -79,6 +122,9 @@ void main() {
         float value = (acc[m][cb].x + acc[m][cb].y) + (acc[m][cb].z + acc[m][cb].w);
 #ifdef BIAS
         value += bias[n];
+#endif
+#ifdef GELU
+        value = gelu(value);
 #endif
         if (p.accumulate != 0) value += c[m * p.ldc + n];
         c[m * p.ldc + n] = value;

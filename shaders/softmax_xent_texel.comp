@@ -1,7 +1,8 @@
 #version 450
 // Fused softmax cross-entropy for CPU devices (lavapipe), the maths of softmax_xent.comp, for
-// V % 4 == 0 with logits and dlogits as rgba32f texel buffers (inline, branch-free loads and stores
-// on lavapipe, where storage-buffer accesses inside a loop are loops over the lanes):
+// V % 4 == 0 with logits read as rgba32f texels (inline, branch-free loads on lavapipe, where
+// storage-buffer loads inside a loop are loops over the lanes) and dlogits written as vec4s to a
+// storage buffer (lavapipe's imageStore streams at ~4 GB/s, a vec4 store at ~19: dev/README.md):
 //   losses[n]     = logsumexp(x[n]) - x[n][t]      (t = targets[n]; 0 where t == -1)
 //   dlogits[n][j] = (softmax(x[n])[j] - [j == t]) * dloss_scale      (all zeros where t == -1)
 // A workgroup is one 8-lane subgroup and each lane owns one row (row = 8·group + lane), so the max and
@@ -22,7 +23,7 @@ layout(local_size_x = 8) in;
 layout(rgba32f, binding = 0) uniform readonly imageBuffer logits4;    // (N, V)
 layout(binding = 1) readonly buffer Targets { int targets[]; };       // (N)
 layout(binding = 2) writeonly buffer Losses { float losses[]; };      // (N)
-layout(rgba32f, binding = 3) uniform writeonly imageBuffer dlogits4;  // (N, V), may alias logits
+layout(binding = 3) writeonly buffer DLogits4 { vec4 dlogits4[]; };  // (N, V), may alias logits
 
 const float kLowest = -3.402823466e38;  // not -inf: keeps exp(m - max) finite
 
@@ -62,7 +63,7 @@ void main() {
   ivec4 j = ivec4(0, 1, 2, 3);
   for (int c = 0; c < int(V4); ++c) {
     const vec4 prob = exp(imageLoad(logits4, base + c) - row_max) * inv_sum;
-    imageStore(dlogits4, base + c, (prob - vec4(equal(j, ivec4(target)))) * scale);
+    dlogits4[base + c] = (prob - vec4(equal(j, ivec4(target)))) * scale;
     j += 4;
   }
 }

@@ -58,9 +58,9 @@ class GptDecoder {
   std::vector<Tensor> cache_;  // per layer (1, seq_len, 3C): rows of [q | k | v]; k and v are the KV cache
   struct Chunk {
     Tensor tokens;                 // (1, max_chunk) i32
-    Tensor x, residual2;           // (max_chunk, C): the residual stream, ping-pong
+    Tensor x;                      // (max_chunk, C): the residual stream
     Tensor ln, mean, rstd;         // (max_chunk, C), (max_chunk), (max_chunk)
-    Tensor att, proj, lse;         // (max_chunk, C), (max_chunk, C), (NH, max_chunk)
+    Tensor att, lse;               // (max_chunk, C), (NH, max_chunk)
     Tensor fch, fch_gelu;          // (max_chunk, 4C)
     Tensor lnf, lnf_mean, lnf_rstd;  // (1, C), (1), (1): only the last row reaches the head
     Tensor logits;                 // (1, V)

@@ -54,8 +54,9 @@ static int64_t chunk_floats(const vk::CommandStream& stream, VkDeviceSize max_ch
 struct SumSquaresTexelPush {  // twin of sum_squares_texel.comp's Push
   uint32_t texels;
   uint32_t tail;
+  uint32_t span;
 };
-static_assert(sizeof(SumSquaresTexelPush) == 8);
+static_assert(sizeof(SumSquaresTexelPush) == 12);
 
 // The texel path of grad_norm_squared: the whole tensor is one rgba32f texel view when its texels
 // fit the device's limit, it starts texel-aligned and holds at least one texel.
@@ -72,6 +73,8 @@ static int64_t sum_squares_texel(vk::CommandStream& stream, const Tensor& grads,
   const int64_t n = grads.numel(), texels = n / 4, tail = n % 4;
   const int64_t groups =
       std::clamp<int64_t>(texels / 512, 1, kNormPartials / 8);  // >= 64 texels a lane
+  const int64_t span = ((texels + groups - 1) / groups + 15) / 16 *
+                       16;  // at most 2^27 texels / 512 groups: 2^14 loop iterations
   const auto& pipeline = stream.context().pipelines().get(
       {"sum_squares_texel_f32", 3, sizeof(SumSquaresTexelPush), {}, 0b011});
   // With no tail, the tail binding is any valid texel; the shader reads none of it.
@@ -80,7 +83,8 @@ static int64_t sum_squares_texel(vk::CommandStream& stream, const Tensor& grads,
                   {vk::reads_texels(grads.slice.sub(0, texels * 16), VK_FORMAT_R32G32B32A32_SFLOAT),
                    vk::reads_texels(tail_slice, VK_FORMAT_R32_SFLOAT),
                    vk::writes(partials.slice.sub(0, groups * 8 * 4))},
-                  SumSquaresTexelPush{static_cast<uint32_t>(texels), static_cast<uint32_t>(tail)},
+                  SumSquaresTexelPush{static_cast<uint32_t>(texels), static_cast<uint32_t>(tail),
+                                      static_cast<uint32_t>(span)},
                   {static_cast<uint32_t>(groups)}, "grad_norm_squared_pass1");
   return groups * 8;
 }
@@ -168,15 +172,39 @@ void adamw_update(vk::CommandStream& stream, const Tensor& params, const Tensor&
   push.max_norm = config.max_norm;
 
   const int64_t n = params.numel();
-  if (max_chunk_bytes == 0 && n % 4 == 0 && texel_views_fit(stream, {&params, &grads, &m, &v})) {
-    const auto& pipeline = stream.context().pipelines().get(
-        {"adamw_texel_f32", 5, sizeof(AdamWPush), {kElementwiseGroupSize}, 0b1111});
-    push.n = static_cast<uint32_t>(n / 4);
-    stream.dispatch(pipeline,
-                    {writes_rgba(params), reads_rgba(grads), writes_rgba(m), writes_rgba(v),
-                     vk::reads(norm_sq.slice.sub(0, 4))},
-                    push, elementwise_groups(stream, n / 4), "adamw");
-    return;
+  if (n % 4 == 0 && texel_views_fit(stream, {&params, &grads, &m, &v})) {
+    // Texel views to read, vec4 storage buffers of the same memory to write, in chunks that fit a
+    // storage-buffer binding (and max_chunk_bytes) and start aligned for both kinds of binding.
+    const auto& info = stream.context().info();
+    const VkDeviceSize align =
+        std::lcm(std::lcm(std::max<VkDeviceSize>(info.min_storage_buffer_offset_alignment, 1),
+                          std::max<VkDeviceSize>(info.min_texel_buffer_offset_alignment, 1)),
+                 VkDeviceSize(16));
+    const bool aligned = params.slice.offset % align == 0 && grads.slice.offset % align == 0 &&
+                         m.slice.offset % align == 0 && v.slice.offset % align == 0;
+    const VkDeviceSize limit =
+        max_chunk_bytes ? std::min<VkDeviceSize>(max_chunk_bytes, info.max_storage_buffer_range)
+                        : info.max_storage_buffer_range;
+    const int64_t chunk = static_cast<int64_t>(limit / align * align / 4);
+    if (aligned && chunk > 0) {
+      const auto& pipeline = stream.context().pipelines().get(
+          {"adamw_texel_f32", 8, sizeof(AdamWPush), {kElementwiseGroupSize}, 0b1111});
+      for (int64_t begin = 0; begin < n; begin += chunk) {
+        const int64_t count = std::min(chunk, n - begin);
+        const VkDeviceSize offset = begin * 4, bytes = count * 4;
+        auto texels = [&](const Tensor& t) {
+          return vk::reads_texels(t.slice.sub(offset, bytes), VK_FORMAT_R32G32B32A32_SFLOAT);
+        };
+        push.n = static_cast<uint32_t>(count / 4);
+        stream.dispatch(
+            pipeline,
+            {texels(params), texels(grads), texels(m), texels(v),
+             vk::reads(norm_sq.slice.sub(0, 4)), vk::writes(params.slice.sub(offset, bytes)),
+             vk::writes(m.slice.sub(offset, bytes)), vk::writes(v.slice.sub(offset, bytes))},
+            push, elementwise_groups(stream, count / 4), "adamw");
+      }
+      return;
+    }
   }
   const auto& pipeline = stream.context().pipelines().get(
       {"adamw_f32", 5, sizeof(AdamWPush), {kElementwiseGroupSize}});

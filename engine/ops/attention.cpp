@@ -115,10 +115,21 @@ void attention_forward(vk::CommandStream& stream, const Tensor& qkv, const Tenso
   require_shape(op, "lse", lse, {s.B, s.NH, rows});
   const AttentionTile tile = tile_for(stream);
   const bool texel = uses_texel_attention(stream, s, {&qkv}, lse);
+  const AttentionForwardPush push{push_for(s), static_cast<uint32_t>(first_query)};
+  if (texel && rows <= kDecodeQueryRows && vec4_stores_fit(stream, {&out})) {
+    // decoding: a workgroup per (sequence, head, query row), its lanes splitting the keys
+    const auto& pipeline = stream.context().pipelines().get({"attention_decode_texel_f32",
+                                                             3,
+                                                             sizeof(AttentionForwardPush),
+                                                             {static_cast<uint32_t>(s.HS)},
+                                                             0b1u});
+    stream.dispatch(pipeline, {reads_rgba(qkv), vk::writes(out.slice), vk::writes(lse.slice)}, push,
+                    {static_cast<uint32_t>(rows), static_cast<uint32_t>(s.B * s.NH)}, op);
+    return;
+  }
   const auto& pipeline = stream.context().pipelines().get(
       {texel ? "attention_texel_forward_f32" : "attention_forward_f32", 3,
        sizeof(AttentionForwardPush), constants_for(op, stream, tile, s.HS), texel ? 0b1u : 0u});
-  const AttentionForwardPush push{push_for(s), static_cast<uint32_t>(first_query)};
   stream.dispatch(pipeline,
                   {texel ? reads_rgba(qkv) : vk::reads(qkv.slice), vk::writes(out.slice),
                    vk::writes(lse.slice)},

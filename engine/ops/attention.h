@@ -14,7 +14,11 @@ namespace alpha::ops {
 // the scaled scores of each query row (saved for backward).
 // first_query > 0 computes only query rows first_query..T-1 (against all their keys 0..t): out is
 // then (B, T-first_query, C) and lse (B, NH, T-first_query). Decoding with a KV cache uses this:
-// qkv holds the cached rows and the new ones, and only the new rows are queries.
+// qkv holds the cached rows and the new ones, and only the new rows are queries. On CPU devices
+// (the texel kernels), at most kDecodeQueryRows query rows take attention_decode_texel.comp, whose
+// lanes split the keys; its sums run in another order than the full pass's, so its bits differ from
+// those rows of a full pass (within rounding).
+constexpr int64_t kDecodeQueryRows = 4;
 void attention_forward(vk::CommandStream& stream, const Tensor& qkv, const Tensor& out,
                        const Tensor& lse, int NH, int64_t first_query = 0);
 

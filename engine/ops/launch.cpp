@@ -45,6 +45,16 @@ bool texel_views_fit(const vk::CommandStream& stream, std::initializer_list<cons
   return true;
 }
 
+bool vec4_stores_fit(const vk::CommandStream& stream,
+                     std::initializer_list<const Tensor*> tensors) {
+  const auto& info = stream.context().info();
+  const uint64_t alignment = std::max<uint64_t>(16, info.min_storage_buffer_offset_alignment);
+  for (const Tensor* t : tensors)
+    if (t->bytes() > info.max_storage_buffer_range || t->slice.offset % alignment != 0)
+      return false;
+  return true;
+}
+
 vk::Groups elementwise_groups(const vk::CommandStream& stream, int64_t n) {
   int64_t groups = (n + kElementwiseGroupSize - 1) / kElementwiseGroupSize;
   int64_t limit = stream.context().info().max_group_count_x;

@@ -28,6 +28,11 @@ bool texel_view_fits(const vk::CommandStream& stream, const vk::BufferSlice& sli
 // The same for each of a kernel's operands, and the device runs texel kernels at all.
 bool texel_views_fit(const vk::CommandStream& stream, std::initializer_list<const Tensor*> tensors,
                      VkFormat format = VK_FORMAT_R32G32B32A32_SFLOAT);
+// True when each tensor can be bound whole as a storage buffer of vec4s: no larger than the
+// device's storage-buffer range, starting at its offset alignment and on a 16-byte boundary. The
+// texel kernels write through such bindings (lavapipe's imageStore is far slower than a vec4
+// store).
+bool vec4_stores_fit(const vk::CommandStream& stream, std::initializer_list<const Tensor*> tensors);
 inline vk::Binding reads_rgba(const Tensor& t) {
   return vk::reads_texels(t.slice.sub(0, t.bytes()), VK_FORMAT_R32G32B32A32_SFLOAT);
 }

@@ -60,7 +60,8 @@ static vk::Groups row_groups(const vk::CommandStream& stream, int64_t rows) {
 bool uses_texel_layernorm(const vk::CommandStream& stream, const Tensor& a, const Tensor& b,
                           const Tensor& c, const Tensor& d) {
   // the dparams kernel loops over the rows: below lavapipe's 65535-iteration loop limit
-  return a.cols() % 4 == 0 && a.rows() < 65535 && texel_views_fit(stream, {&a, &b, &c, &d});
+  return a.cols() % 4 == 0 && a.rows() < 65535 && texel_views_fit(stream, {&a, &b, &c, &d}) &&
+         vec4_stores_fit(stream, {&d});
 }
 
 // texel kernels: one 8-lane workgroup per 8 rows (or 8 channel quads)
@@ -90,9 +91,9 @@ void layernorm_forward(vk::CommandStream& stream, const Tensor& x, const Tensor&
   LayernormPush push{static_cast<uint32_t>(N), static_cast<uint32_t>(C), kLayernormEps};
   if (!groups && uses_texel_layernorm(stream, x, weight, bias, out)) {
     const auto& pipeline = stream.context().pipelines().get(
-        {"layernorm_texel_forward_f32", 6, sizeof(LayernormPush), {}, 0b1111});
+        {"layernorm_texel_forward_f32", 6, sizeof(LayernormPush), {}, 0b0111});
     stream.dispatch(pipeline,
-                    {reads_rgba(x), reads_rgba(weight), reads_rgba(bias), writes_rgba(out),
+                    {reads_rgba(x), reads_rgba(weight), reads_rgba(bias), vk::writes(out.slice),
                      vk::writes(mean.slice), vk::writes(rstd.slice)},
                     push, texel_row_groups(N));
     return;
@@ -137,9 +138,9 @@ void layernorm_backward(vk::CommandStream& stream, const Tensor& dout, const Ten
       texel_views_fit(stream, {&mean, &rstd}, VK_FORMAT_R32_SFLOAT)) {
     auto& pipelines = stream.context().pipelines();
     stream.dispatch(
-        pipelines.get({"layernorm_texel_dx_f32", 6, sizeof(LayernormPush), {}, 0b100111}),
+        pipelines.get({"layernorm_texel_dx_f32", 7, sizeof(LayernormPush), {}, 0b0100111}),
         {reads_rgba(dout), reads_rgba(x), reads_rgba(weight), vk::reads(mean.slice),
-         vk::reads(rstd.slice), writes_rgba(dx)},
+         vk::reads(rstd.slice), reads_rgba(dx), vk::writes(dx.slice)},
         push, texel_row_groups(N), "layernorm_backward_dx");
     auto r32 = [](const Tensor& t) {
       return vk::reads_texels(t.slice.sub(0, t.bytes()), VK_FORMAT_R32_SFLOAT);

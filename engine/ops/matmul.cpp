@@ -11,9 +11,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "common/error.h"
+#include "engine/ops/gelu.h"
 #include "engine/ops/launch.h"
+#include "engine/ops/layernorm.h"
 #include "engine/vk/context.h"
 
 namespace alpha::ops {
@@ -47,22 +50,23 @@ static const MatmulTile kCpuPortableTile{64, 64, 16, 8, 8};
 static const MatmulTile kCpuSkinnyTile{1, 16, 4, 1, 16};
 constexpr int64_t kSkinnyRows = 4;
 
-// matmul_texel.comp's tiles, by scheme (see the shader). 1024³ NN on lavapipe (dev/kernel_lab):
-// NN/NT: R = 2 rows per lane, CB = 2 column chunks (16x16 per workgroup) 40 GFLOP/s; 2x1 32, 1x2
-// 34,
-//   3x1 28, 4x1 28; at d6/d12 shapes 3x2, 3x3 and 4x2 were within the machine's noise of 2x2, 1x4
-//   and 2x4 slower.
-// TN (alpha bench --ops matmul, fc dW of d6 / d12, ms): CB = 4 chunks of 4 columns (32x16 per
-//   workgroup) 39-53 / 189-246; CB 1 118-162 / 395-408, 2 80-87 / 285-339, 3 58-62 / 243-304,
-//   6 48 / 219, 8 52 / 252; the earlier scheme (lanes owning columns, A broadcast) 81-85 / 347-451.
-//   Its 16 vec4 accumulators spill, and still win: each A texel feeds 4·CB columns.
+// matmul_texel.comp's tiles, by scheme (see the shader). Bigger register tiles win although their
+// accumulators live on the stack (32 ymm registers hold 32 floats per lane): a spilled accumulator
+// costs a folded load and a store, cheaper than the shuffles and texel transposes a smaller tile
+// repeats. ops::matmul at d6/d12 shapes on lavapipe 22.3 (dev/kernel_lab engine, quiet machine,
+// GFLOP/s, 2026-12-03 session 2):
+//   NN/NT R x CB (NT 2048x1152x384 / NN 2048x384x1536 / NT 2048x3072x768): 2x2 54.5/61.8/56.2,
+//     3x3 64.2/72.1/61.6, 4x4 68.2/75.2/67.5, 6x3 66.3/74.2/68.5, 8x4 65.7/69.0/69.8, 4x6 63/75,
+//     5x5 65.5/70.2.
+//   TN CB (1536x384x2048 / 3072x768x2048): 4 48.0/47.1, 6 61.9/58.8, 8 65.0/61.9, 12 72.9/70.4, 16
+//     73.6/69.7; the earlier scheme (lanes owning columns, A broadcast) was slower than CB 4.
 struct TexelTile {
   uint32_t r, cb;
   uint32_t bm(Layout layout) const { return layout == Layout::TN ? 32 : 8 * r; }
   uint32_t bn(Layout layout) const { return layout == Layout::TN ? 4 * cb : 8 * cb; }
 };
-static const TexelTile kTexelRowsTile{2, 2};
-static const TexelTile kTexelColsTile{1, 4};
+static const TexelTile kTexelRowsTile{4, 4};
+static const TexelTile kTexelColsTile{1, 12};
 
 // ALPHA_DISABLE_CPU_MATMUL=1: CPU devices use the portable kernel too. Read once.
 static bool cpu_matmul_disabled() {
@@ -150,7 +154,9 @@ bool uses_texel_matmul(const vk::CommandStream& stream, const MatrixView& a, con
          texel_shapes_fit(stream, a, b, layout, M, N, K);
 }
 
-// matvec_texel.comp: 16 columns per workgroup (not tuned).
+// matvec_texel.comp: 16 columns per workgroup (not tuned). A scheme with the lanes splitting k (128
+// contiguous bytes of a B row per load, an xor-shuffle reduction per column at the end) decoded d6
+// at 7.0-7.6 ms a token with 2-32 columns per workgroup against this one's 5.6 (2026-12-03).
 constexpr uint32_t kMatvecChunks = 2;
 
 static void matmul_texel(vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
@@ -246,6 +252,58 @@ void matmul(vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
     stream.dispatch(pipeline, {vk::reads(a.slice), vk::reads(b.slice), vk::reads(bias->slice), out}, push, groups);
   else
     stream.dispatch(pipeline, {vk::reads(a.slice), vk::reads(b.slice), out}, push, groups);
+}
+
+void layernorm_matmul_nt(vk::CommandStream& stream, const Tensor& x, const Tensor& ln_weight,
+                         const Tensor& ln_bias, const Tensor& w, const Tensor& bias,
+                         const Tensor& out, const Tensor& ln, const Tensor& mean,
+                         const Tensor& rstd, const Tensor* gelu_out) {
+  const char* op = "layernorm_matmul_nt";
+  for (auto [t, role] : {std::pair{&x, "x"},
+                         {&ln_weight, "ln_weight"},
+                         {&ln_bias, "ln_bias"},
+                         {&w, "w"},
+                         {&bias, "bias"},
+                         {&out, "out"}})
+    require_f32(*t, op, role);
+  const int64_t M = x.rows(), K = x.cols(), N = w.rows();
+  if (w.cols() != K || out.rows() != M || out.cols() != N || bias.numel() != N ||
+      ln_weight.numel() != K || ln_bias.numel() != K)
+    fail(
+        "{}: x {}, LayerNorm weight {} and bias {}, w {}, bias {}, out {} do not make "
+        "out (M,N) = LayerNorm(x) (M,K) · wᵀ (N,K) + bias (N)",
+        op, x.shape_string(), ln_weight.shape_string(), ln_bias.shape_string(), w.shape_string(),
+        bias.shape_string(), out.shape_string());
+  if (gelu_out) {
+    require_f32(*gelu_out, op, "gelu_out");
+    require_same_numel(out, *gelu_out, op);
+  }
+  const MatrixView xa = MatrixView::of(x), wb = MatrixView::of(w);
+  if (M <= kSkinnyRows && uses_texel_matmul(stream, xa, wb, Layout::NT, M, N, K) &&
+      texel_views_fit(stream, {&ln_weight, &ln_bias})) {
+    float eps = kLayernormEps;
+    uint32_t eps_bits;
+    std::memcpy(&eps_bits, &eps, 4);
+    const auto& pipeline = stream.context().pipelines().get(
+        {gelu_out ? "matvec_texel_nt_bias_ln_gelu_f32" : "matvec_texel_nt_bias_ln_f32",
+         6,
+         sizeof(MatmulPush),
+         {static_cast<uint32_t>(M), kMatvecChunks, eps_bits},
+         0b110011});
+    const MatmulPush push{
+        static_cast<uint32_t>(M), static_cast<uint32_t>(N), static_cast<uint32_t>(K), 0u,
+        static_cast<uint32_t>(K), static_cast<uint32_t>(K), static_cast<uint32_t>(N)};
+    stream.dispatch(pipeline,
+                    {reads_rgba(x), reads_rgba(w), vk::reads(bias.slice),
+                     vk::writes(gelu_out ? gelu_out->slice : out.slice), reads_rgba(ln_weight),
+                     reads_rgba(ln_bias)},
+                    push,
+                    {static_cast<uint32_t>((N + 8 * kMatvecChunks - 1) / (8 * kMatvecChunks))}, op);
+    return;
+  }
+  layernorm_forward(stream, x, ln_weight, ln_bias, ln, mean, rstd);
+  matmul(stream, ln, w, out, Layout::NT, &bias);
+  if (gelu_out) gelu_forward(stream, out, *gelu_out);
 }
 
 void matmul_naive(vk::CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& c) {

@@ -58,6 +58,17 @@ void matmul(vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
 void matmul(vk::CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& c, Layout layout,
             const Tensor* bias = nullptr, bool accumulate = false, std::optional<MatmulTile> tile = std::nullopt);
 
+// out (M,N) = LayerNorm(x) · wᵀ + bias, x (M,K), w (N,K): a LayerNorm and the projection it feeds,
+// as decoding runs them. On devices with texel kernels and at most 4 rows, one dispatch
+// (matvec_texel.comp LAYERNORM, the normalisation applied as A is read; ln, mean and rstd are left
+// untouched); otherwise layernorm_forward into ln (M,K), mean and rstd (M), then matmul.
+// With gelu_out, gelu_out = GELU(out) as well (the MLP's first projection): the fused kernel
+// applies it before storing and writes gelu_out only, the other path writes out and then gelu_out.
+void layernorm_matmul_nt(vk::CommandStream& stream, const Tensor& x, const Tensor& ln_weight,
+                         const Tensor& ln_bias, const Tensor& w, const Tensor& bias,
+                         const Tensor& out, const Tensor& ln, const Tensor& mean,
+                         const Tensor& rstd, const Tensor* gelu_out = nullptr);
+
 // The untiled baseline (NN only, no bias): one invocation per output element.
 void matmul_naive(vk::CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& c);
 

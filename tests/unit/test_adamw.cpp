@@ -117,7 +117,7 @@ struct AdamReference {
 TEST_CASE_FIXTURE(GpuFixture,
                   "adamw_update follows clip_grad_norm_ + torch.optim.AdamW for 3 steps") {
   auto& context = gpu();
-  for (const int64_t P : {1001, 1000})  // 1000: the texel kernels on CPU devices (unchunked cases)
+  for (const int64_t P : {1001, 1000})  // 1000: the texel kernel on CPU devices (chunked too)
     for (const auto& c : kAdamCases) {
       INFO(c.name);
       CAPTURE(P);

@@ -272,6 +272,45 @@ TEST_CASE_FIXTURE(GpuFixture,
   }
 }
 
+// At most ops::kDecodeQueryRows query rows (decoding): on CPU devices with HS % 32 == 0 the kernel
+// whose lanes split the keys (attention_decode_texel.comp), elsewhere the full pass's kernel;
+// either way the rows must match the double reference. Query positions 0, 6, 7, 8, 44 put the last
+// key in every lane and a partial last block of 8 keys; T = 1 has one key.
+TEST_CASE_FIXTURE(GpuFixture,
+                  "attention for a few query rows (decoding) matches the double reference") {
+  const std::vector<AttnShape> shapes = {
+      {2, 45, 128, 2}, {1, 9, 96, 3}, {2, 1, 64, 2}};  // HS 64, 32, 32
+  for (const auto& s : shapes)
+    for (const int64_t first : {s.T - 1, s.T - 2, s.T - ops::kDecodeQueryRows, int64_t(0)}) {
+      const int64_t rows = s.T - first;
+      if (first < 0 || rows > ops::kDecodeQueryRows) continue;  // T = 1, first -1; T = 9, first 0
+      const auto qkv_host = random_nonzero(s.B * s.T * 3 * s.C, 21);
+      const AttnReference want = reference(s, qkv_host, std::vector<float>(s.B * s.T * s.C, 0.0f));
+      auto& context = gpu();
+      vk::Arena arena(context);
+      Tensor qkv = Tensor::empty(arena, {s.B, s.T, 3 * s.C});
+      Tensor out = Tensor::empty(arena, {s.B, rows, s.C}),
+             lse = Tensor::empty(arena, {s.B, s.NH, rows});
+      upload(arena, qkv, qkv_host);
+      upload(arena, out,
+             random_nonzero(out.numel(), 22));  // garbage: every element must be written
+      vk::CommandStream stream(context);
+      ops::attention_forward(stream, qkv, out, lse, static_cast<int>(s.NH), first);
+      stream.submit();
+      std::vector<double> want_out, want_lse;
+      for (int64_t b = 0; b < s.B; ++b)
+        for (int64_t t = first; t < s.T; ++t)
+          for (int64_t c = 0; c < s.C; ++c) want_out.push_back(want.out[(b * s.T + t) * s.C + c]);
+      for (int64_t b = 0; b < s.B; ++b)
+        for (int64_t h = 0; h < s.NH; ++h)
+          for (int64_t t = first; t < s.T; ++t)
+            want_lse.push_back(want.lse[(b * s.NH + h) * s.T + t]);
+      CAPTURE(first);
+      check_close("out", s, download(arena, out), want_out, 5e-6, 5e-6);
+      check_close("lse", s, download(arena, lse), want_lse, 5e-6, 5e-6);
+    }
+}
+
 TEST_CASE_FIXTURE(GpuFixture, "attention refuses shapes that do not fit") {
   auto& context = gpu();
   vk::Arena arena(context);

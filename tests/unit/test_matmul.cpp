@@ -111,8 +111,8 @@ TEST_CASE_FIXTURE(GpuFixture, "matmul matches the CPU reference for every layout
 }
 
 // matmul_texel.comp (the default on CPU devices when the texels fit): shapes whose texel-direction
-// sizes are multiples of 4 but whose M, N, K are no multiple of its tiles (16x16 for NN and NT,
-// 32x16 for TN with 8-deep k steps), so every edge clamp runs; and shapes that must fall back.
+// sizes are multiples of 4 but whose M, N, K are no multiple of its tiles (32x32 for NN and NT,
+// 32x48 for TN with 8-deep k steps), so every edge clamp runs; and shapes that must fall back.
 TEST_CASE_FIXTURE(GpuFixture,
                   "the texel matmul matches the CPU reference and is taken where it fits") {
   auto& context = gpu();
@@ -131,6 +131,7 @@ TEST_CASE_FIXTURE(GpuFixture,
       {132, 44, 70, Layout::TN, true, true},
       {8, 4, 3, Layout::TN, true, false},
       {20, 100, 257, Layout::TN, false, false},
+      {100, 152, 36, Layout::TN, true, false},
       // at most 4 rows, NT (decoding): matvec_texel.comp; K/4 = 9, 33, 2, 64 texels (32-k steps + a
       // tail)
       {1, 70, 36, Layout::NT, true, true},
@@ -260,6 +261,68 @@ TEST_CASE_FIXTURE(GpuFixture, "matmul on strided views matches the reference and
       CHECK(bad == 0);
       CHECK(touched == 0);
     }
+  }
+}
+
+// layernorm_matmul_nt: LayerNorm (biased variance, eps 1e-5) then y = ln·Wᵀ + b, optionally GELU
+// (tanh form), in double. At most 4 rows with texels that fit: one fused dispatch on CPU devices
+// (matvec_texel.comp LAYERNORM/GELU); 5 rows or K % 4 != 0: layernorm_forward and matmul. K/4 = 25
+// and 9 texels leave a tail after the 8-texel steps; N = 70 and 37 are no multiple of 16 columns.
+TEST_CASE_FIXTURE(GpuFixture,
+                  "layernorm_matmul_nt matches LayerNorm, then matmul (+ GELU) in double") {
+  struct Case {
+    int64_t M, N, K;
+    bool gelu;
+  };
+  for (const Case c : {Case{1, 70, 100, false}, Case{3, 37, 36, true}, Case{4, 70, 100, true},
+                       Case{2, 37, 256, false}, Case{5, 70, 100, true}, Case{1, 37, 38, false}}) {
+    CAPTURE(c.M);
+    CAPTURE(c.N);
+    CAPTURE(c.K);
+    CAPTURE(c.gelu);
+    auto& context = gpu();
+    vk::Arena arena(context);
+    Tensor x = Tensor::empty(arena, {c.M, c.K}), lnw = Tensor::empty(arena, {c.K}),
+           lnb = Tensor::empty(arena, {c.K});
+    Tensor w = Tensor::empty(arena, {c.N, c.K}), bias = Tensor::empty(arena, {c.N});
+    Tensor out = Tensor::empty(arena, {c.M, c.N}), act = Tensor::empty(arena, {c.M, c.N});
+    Tensor ln = Tensor::empty(arena, {c.M, c.K}), mean = Tensor::empty(arena, {c.M}),
+           rstd = Tensor::empty(arena, {c.M});
+    const auto xh = random_nonzero(x.numel(), 31), lnwh = random_nonzero(c.K, 32),
+               lnbh = random_nonzero(c.K, 33);
+    const auto wh = random_nonzero(w.numel(), 34), bh = random_nonzero(c.N, 35);
+    upload(arena, x, xh);
+    upload(arena, lnw, lnwh);
+    upload(arena, lnb, lnbh);
+    upload(arena, w, wh);
+    upload(arena, bias, bh);
+    vk::CommandStream stream(context);
+    ops::layernorm_matmul_nt(stream, x, lnw, lnb, w, bias, out, ln, mean, rstd,
+                             c.gelu ? &act : nullptr);
+    stream.submit();
+    const auto got = download(arena, c.gelu ? act : out);
+    double worst = 0;
+    for (int64_t m = 0; m < c.M; ++m) {
+      double mu = 0, var = 0;
+      for (int64_t k = 0; k < c.K; ++k) mu += xh[m * c.K + k];
+      mu /= double(c.K);
+      for (int64_t k = 0; k < c.K; ++k) var += (xh[m * c.K + k] - mu) * (xh[m * c.K + k] - mu);
+      const double r = 1.0 / std::sqrt(var / double(c.K) + 1e-5);
+      for (int64_t n = 0; n < c.N; ++n) {
+        double y = bh[n], magnitude = std::abs(bh[n]);
+        for (int64_t k = 0; k < c.K; ++k) {
+          const double term = ((xh[m * c.K + k] - mu) * r * lnwh[k] + lnbh[k]) * wh[n * c.K + k];
+          y += term;
+          magnitude += std::abs(term);
+        }
+        if (c.gelu)
+          y = 0.5 * y * (1.0 + std::tanh(0.7978845608028654 * (y + 0.044715 * y * y * y)));
+        // fp32 sums of K terms (and the normalisation's rounding) stay within 1e-5 of their
+        // magnitude
+        worst = std::max(worst, std::abs(got[m * c.N + n] - y) / (1e-6 + 1e-5 * magnitude));
+      }
+    }
+    CHECK(worst <= 1.0);
   }
 }
 
