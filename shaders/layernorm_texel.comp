@@ -57,17 +57,35 @@ void main() {
   const int base = int(min(row, N - 1) * C4);  // lanes past N redo the last row and store nothing
 #endif
 #if defined(LAYERNORM_FORWARD)
+  // each loop takes 4 texels per iteration while it can (lavapipe neither unrolls nor hoists, and
+  // every iteration pays for its loop-carried values), adding them in the order of the plain loop
+  const int C4i = int(C4), C4_4 = C4i / 4 * 4;
   vec4 s = vec4(0.0);
-  for (int c = 0; c < int(C4); ++c) s += imageLoad(x4, base + c);
+  int c = 0;
+  for (; c < C4_4; c += 4) {
+    const vec4 x0 = imageLoad(x4, base + c), x1 = imageLoad(x4, base + c + 1);
+    const vec4 x2 = imageLoad(x4, base + c + 2), x3 = imageLoad(x4, base + c + 3);
+    s = (((s + x0) + x1) + x2) + x3;
+  }
+  for (; c < C4i; ++c) s += imageLoad(x4, base + c);
   const float m = sum4(s) * inv_c;
   vec4 sq = vec4(0.0);
-  for (int c = 0; c < int(C4); ++c) {
+  for (c = 0; c < C4_4; c += 4) {
+    const vec4 d0 = imageLoad(x4, base + c) - m, d1 = imageLoad(x4, base + c + 1) - m;
+    const vec4 d2 = imageLoad(x4, base + c + 2) - m, d3 = imageLoad(x4, base + c + 3) - m;
+    sq = (((sq + d0 * d0) + d1 * d1) + d2 * d2) + d3 * d3;
+  }
+  for (; c < C4i; ++c) {
     const vec4 d = imageLoad(x4, base + c) - m;
     sq += d * d;
   }
   const float r = inversesqrt(sum4(sq) * inv_c + p.eps);
   if (row < N) {
-    for (int c = 0; c < int(C4); ++c)
+    for (c = 0; c < C4_4; c += 4) {
+      [[unroll]] for (int u = 0; u < 4; ++u)
+        out4[base + c + u] = (imageLoad(x4, base + c + u) - m) * r * imageLoad(weight4, c + u) + imageLoad(bias4, c + u);
+    }
+    for (; c < C4i; ++c)
       out4[base + c] = (imageLoad(x4, base + c) - m) * r * imageLoad(weight4, c) + imageLoad(bias4, c);
     mean[row] = m;
     rstd[row] = r;
