@@ -30,6 +30,8 @@ layout(push_constant) uniform Push {
 } p;
 
 layout(local_size_x_id = 0) in;
+#extension GL_GOOGLE_include_directive : require
+#include "element_loop.glsl"
 
 #ifdef TEXEL
 #define VALUE vec4
@@ -60,11 +62,11 @@ void main() {
     const float c = p.max_norm / (sqrt(norm_sq[0]) + 1e-6);
     if (c < 1.0) coef = c;
   }
-  const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x, n = p.n;
+  const uint n = p.n;
   const float beta1 = p.beta1, beta2 = p.beta2, one_minus_beta1 = p.one_minus_beta1;
   const float one_minus_beta2 = p.one_minus_beta2, bc2_sqrt = p.bc2_sqrt, eps = p.eps;
   const float decay = p.decay, step_size = p.step_size;
-  for (uint i = gl_GlobalInvocationID.x; i < n; i += stride) {
+  FOR_EACH_ELEMENT(i, n) {
     const VALUE g = LOAD(grads, i) * coef;
     const VALUE mi = LOAD(m, i) * beta1 + one_minus_beta1 * g;
     const VALUE vi = LOAD(v, i) * beta2 + one_minus_beta2 * (g * g);

@@ -51,10 +51,10 @@ layout(binding = 2) buffer DX { float dx[]; };
 #endif
 
 #include "gelu_math.glsl"
+#include "element_loop.glsl"
 
 void main() {
-  const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-  for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) {
+  FOR_EACH_ELEMENT(i, p.n) {
     const VALUE v = X(i);
 #if defined(GELU_FORWARD)
     STORE_OUT(i, gelu(v));

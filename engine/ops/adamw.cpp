@@ -188,7 +188,7 @@ void adamw_update(vk::CommandStream& stream, const Tensor& params, const Tensor&
     const int64_t chunk = static_cast<int64_t>(limit / align * align / 4);
     if (aligned && chunk > 0) {
       const auto& pipeline = stream.context().pipelines().get(
-          {"adamw_texel_f32", 8, sizeof(AdamWPush), {kElementwiseGroupSize}, 0b1111});
+          {"adamw_texel_f32", 8, sizeof(AdamWPush), {kSpanGroupSize}, 0b1111});
       for (int64_t begin = 0; begin < n; begin += chunk) {
         const int64_t count = std::min(chunk, n - begin);
         const VkDeviceSize offset = begin * 4, bytes = count * 4;
@@ -201,7 +201,7 @@ void adamw_update(vk::CommandStream& stream, const Tensor& params, const Tensor&
             {texels(params), texels(grads), texels(m), texels(v),
              vk::reads(norm_sq.slice.sub(0, 4)), vk::writes(params.slice.sub(offset, bytes)),
              vk::writes(m.slice.sub(offset, bytes)), vk::writes(v.slice.sub(offset, bytes))},
-            push, elementwise_groups(stream, count / 4), "adamw");
+            push, span_groups(stream, count / 4), "adamw");
       }
       return;
     }

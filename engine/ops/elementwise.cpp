@@ -21,9 +21,30 @@ static const vk::Pipeline& pipeline(vk::CommandStream& stream, const char* shade
                                     uint32_t push_bytes) {
   return stream.context().pipelines().get({shader, bindings, push_bytes, {kElementwiseGroupSize}});
 }
+// The CPU-device variants: SPANS workgroups (launch.h), texel_bindings read as rgba32f texels.
+static const vk::Pipeline& span_pipeline(vk::CommandStream& stream, const char* shader,
+                                         uint32_t bindings, uint32_t push_bytes,
+                                         uint32_t texel_bindings) {
+  return stream.context().pipelines().get(
+      {shader, bindings, push_bytes, {kSpanGroupSize}, texel_bindings});
+}
+
+// CPU devices: the TEXEL/VEC4 variants (whole texels read through texel views, vec4 stores) when
+// the element count is a multiple of 4 and every view fits.
+static bool vec4_path(const vk::CommandStream& stream, std::initializer_list<const Tensor*> inputs,
+                      const Tensor& out) {
+  return stream.context().texel_kernels() && out.numel() % 4 == 0 &&
+         (inputs.size() == 0 || texel_views_fit(stream, inputs)) && vec4_stores_fit(stream, {&out});
+}
 
 void fill(vk::CommandStream& stream, const Tensor& out, float value) {
   require_f32(out, "fill", "out");
+  if (vec4_path(stream, {}, out)) {
+    CountPush push{static_cast<uint32_t>(out.numel() / 4), value};
+    stream.dispatch(span_pipeline(stream, "fill_vec4_f32", 1, sizeof push, 0),
+                    {vk::writes(out.slice)}, push, span_groups(stream, out.numel() / 4));
+    return;
+  }
   CountPush push{static_cast<uint32_t>(out.numel()), value};
   stream.dispatch(pipeline(stream, "fill_f32", 1, sizeof push), {vk::writes(out.slice)}, push,
                   elementwise_groups(stream, out.numel()));
@@ -33,18 +54,32 @@ void copy(vk::CommandStream& stream, const Tensor& src, const Tensor& dst) {
   require_f32(src, "copy", "src");
   require_f32(dst, "copy", "dst");
   require_same_numel(src, dst, "copy");
+  if (vec4_path(stream, {&src}, dst)) {
+    CopyPush push{static_cast<uint32_t>(src.numel() / 4)};
+    stream.dispatch(span_pipeline(stream, "copy_texel_f32", 2, sizeof push, 0b01),
+                    {reads_rgba(src), vk::writes(dst.slice)}, push,
+                    span_groups(stream, src.numel() / 4));
+    return;
+  }
   CopyPush push{static_cast<uint32_t>(src.numel())};
   stream.dispatch(pipeline(stream, "copy_f32", 2, sizeof push), {vk::reads(src.slice), vk::writes(dst.slice)},
                   push, elementwise_groups(stream, src.numel()));
 }
 
-static void binary(vk::CommandStream& stream, const char* shader, const Tensor& a, const Tensor& b,
-                   const Tensor& out) {
+static void binary(vk::CommandStream& stream, const char* shader, const char* texel_shader,
+                   const Tensor& a, const Tensor& b, const Tensor& out) {
   require_f32(a, shader, "a");
   require_f32(b, shader, "b");
   require_f32(out, shader, "out");
   require_same_numel(a, b, shader);
   require_same_numel(a, out, shader);
+  if (vec4_path(stream, {&a, &b}, out)) {
+    CountPush push{static_cast<uint32_t>(a.numel() / 4), 0.0f};
+    stream.dispatch(span_pipeline(stream, texel_shader, 3, sizeof push, 0b011),
+                    {reads_rgba(a), reads_rgba(b), vk::writes(out.slice)}, push,
+                    span_groups(stream, a.numel() / 4));
+    return;
+  }
   CountPush push{static_cast<uint32_t>(a.numel()), 0.0f};
   stream.dispatch(pipeline(stream, shader, 3, sizeof push),
                   {vk::reads(a.slice), vk::reads(b.slice), vk::writes(out.slice)}, push,
@@ -52,17 +87,24 @@ static void binary(vk::CommandStream& stream, const char* shader, const Tensor& 
 }
 
 void add(vk::CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& out) {
-  binary(stream, "add_f32", a, b, out);
+  binary(stream, "add_f32", "add_texel_f32", a, b, out);
 }
 
 void mul(vk::CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& out) {
-  binary(stream, "mul_f32", a, b, out);
+  binary(stream, "mul_f32", "mul_texel_f32", a, b, out);
 }
 
 void scale(vk::CommandStream& stream, const Tensor& a, float s, const Tensor& out) {
   require_f32(a, "scale", "a");
   require_f32(out, "scale", "out");
   require_same_numel(a, out, "scale");
+  if (vec4_path(stream, {&a}, out)) {
+    CountPush push{static_cast<uint32_t>(a.numel() / 4), s};
+    stream.dispatch(span_pipeline(stream, "scale_texel_f32", 2, sizeof push, 0b01),
+                    {reads_rgba(a), vk::writes(out.slice)}, push,
+                    span_groups(stream, a.numel() / 4));
+    return;
+  }
   CountPush push{static_cast<uint32_t>(a.numel()), s};
   stream.dispatch(pipeline(stream, "scale_f32", 2, sizeof push), {vk::reads(a.slice), vk::writes(out.slice)},
                   push, elementwise_groups(stream, a.numel()));

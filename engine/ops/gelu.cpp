@@ -19,10 +19,10 @@ void gelu_forward(vk::CommandStream& stream, const Tensor& x, const Tensor& out)
   if (x.numel() % 4 == 0 && texel_views_fit(stream, {&x, &out}) &&
       vec4_stores_fit(stream, {&out})) {
     const auto& pipeline = stream.context().pipelines().get(
-        {"gelu_texel_forward_f32", 2, sizeof(GeluPush), {kElementwiseGroupSize}, 0b01});
+        {"gelu_texel_forward_f32", 2, sizeof(GeluPush), {kSpanGroupSize}, 0b01});
     stream.dispatch(pipeline, {reads_rgba(x), vk::writes(out.slice)},
                     GeluPush{static_cast<uint32_t>(x.numel() / 4)},
-                    elementwise_groups(stream, x.numel() / 4));
+                    span_groups(stream, x.numel() / 4));
     return;
   }
   const auto& pipeline = stream.context().pipelines().get(
@@ -42,10 +42,10 @@ void gelu_backward(vk::CommandStream& stream, const Tensor& x, const Tensor& dou
   if (x.numel() % 4 == 0 && texel_views_fit(stream, {&x, &dout, &dx}) &&
       vec4_stores_fit(stream, {&dx})) {
     const auto& pipeline = stream.context().pipelines().get(
-        {"gelu_texel_backward_f32", 3, sizeof(GeluPush), {kElementwiseGroupSize}, 0b011});
+        {"gelu_texel_backward_f32", 3, sizeof(GeluPush), {kSpanGroupSize}, 0b011});
     stream.dispatch(pipeline, {reads_rgba(x), reads_rgba(dout), vk::writes(dx.slice)},
                     GeluPush{static_cast<uint32_t>(x.numel() / 4)},
-                    elementwise_groups(stream, x.numel() / 4));
+                    span_groups(stream, x.numel() / 4));
     return;
   }
   const auto& pipeline = stream.context().pipelines().get(

@@ -61,4 +61,10 @@ vk::Groups elementwise_groups(const vk::CommandStream& stream, int64_t n) {
   return {static_cast<uint32_t>(std::clamp<int64_t>(groups, 1, std::min<int64_t>(limit, 65535)))};
 }
 
+vk::Groups span_groups(const vk::CommandStream& stream, int64_t n) {
+  const int64_t limit = std::min<int64_t>(stream.context().info().max_group_count_x, 65535);
+  return {static_cast<uint32_t>(
+      std::clamp<int64_t>((n + kSpanElements - 1) / kSpanElements, 1, limit))};
+}
+
 }  // namespace alpha::ops

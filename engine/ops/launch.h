@@ -44,4 +44,10 @@ inline vk::Binding writes_rgba(const Tensor& t) {
 // kernels loop over the rest).
 vk::Groups elementwise_groups(const vk::CommandStream& stream, int64_t n);
 
+// The SPANS variants (shaders/element_loop.glsl, CPU devices): 8-invocation workgroups (one
+// lavapipe subgroup), each owning a contiguous span of at least kSpanElements elements.
+constexpr uint32_t kSpanGroupSize = 8;
+constexpr int64_t kSpanElements = 512;
+vk::Groups span_groups(const vk::CommandStream& stream, int64_t n);
+
 }  // namespace alpha::ops

@@ -13,7 +13,9 @@
 
 namespace alpha::test {
 
-static const int64_t kSizes[] = {1, 7, 257, 100003};
+// Odd sizes take the storage-buffer kernels; multiples of 4 the CPU-device texel/vec4 variants
+// there (400004: 100001 texels in spans of 512, the last one short).
+static const int64_t kSizes[] = {1, 7, 257, 100003, 4, 1000, 400004};
 
 TEST_CASE_FIXTURE(GpuFixture, "fill, copy, add, mul and scale are exact") {
   auto& context = gpu();
@@ -21,7 +23,8 @@ TEST_CASE_FIXTURE(GpuFixture, "fill, copy, add, mul and scale are exact") {
     CAPTURE(n);
     vk::Arena arena(context);
     Tensor a = Tensor::empty(arena, {n}), b = Tensor::empty(arena, {n});
-    Tensor filled = Tensor::empty(arena, {n}), copied = Tensor::empty(arena, {n}), sum = Tensor::empty(arena, {n});
+    Tensor filled = Tensor::empty(arena, {n}), copied = Tensor::empty(arena, {n}),
+           sum = Tensor::empty(arena, {n});
     Tensor product = Tensor::empty(arena, {n}), scaled = Tensor::empty(arena, {n});
     auto a_host = random_nonzero(n, 1), b_host = random_nonzero(n, 2);
     upload(arena, a, a_host);
@@ -49,18 +52,20 @@ TEST_CASE_FIXTURE(GpuFixture, "fill, copy, add, mul and scale are exact") {
 
 TEST_CASE_FIXTURE(GpuFixture, "elementwise ops may write in place") {
   auto& context = gpu();
-  vk::Arena arena(context);
-  const int64_t n = 1001;
-  Tensor x = Tensor::empty(arena, {n}), y = Tensor::empty(arena, {n});
-  auto x_host = random_nonzero(n, 3), y_host = random_nonzero(n, 4);
-  upload(arena, x, x_host);
-  upload(arena, y, y_host);
-  vk::CommandStream stream(context);
-  ops::add(stream, x, y, x);     // x = x + y
-  ops::scale(stream, x, 2.0f, x);  // x = 2x
-  stream.submit();
-  auto got = download(arena, x);
-  for (int64_t i = 0; i < n; ++i) REQUIRE(got[i] == (x_host[i] + y_host[i]) * 2.0f);
+  for (const int64_t n : {int64_t(1001), int64_t(1000)}) {  // storage-buffer and texel variants
+    CAPTURE(n);
+    vk::Arena arena(context);
+    Tensor x = Tensor::empty(arena, {n}), y = Tensor::empty(arena, {n});
+    auto x_host = random_nonzero(n, 3), y_host = random_nonzero(n, 4);
+    upload(arena, x, x_host);
+    upload(arena, y, y_host);
+    vk::CommandStream stream(context);
+    ops::add(stream, x, y, x);       // x = x + y
+    ops::scale(stream, x, 2.0f, x);  // x = 2x
+    stream.submit();
+    auto got = download(arena, x);
+    for (int64_t i = 0; i < n; ++i) REQUIRE(got[i] == (x_host[i] + y_host[i]) * 2.0f);
+  }
 }
 
 TEST_CASE_FIXTURE(GpuFixture, "reduce_sum matches a double-precision sum") {
@@ -103,7 +108,8 @@ TEST_CASE_FIXTURE(GpuFixture, "elementwise ops refuse mismatched sizes") {
   vk::Arena arena(context);
   Tensor a = Tensor::empty(arena, {10}), b = Tensor::empty(arena, {11});
   vk::CommandStream stream(context);
-  CHECK_THROWS_WITH_AS(ops::add(stream, a, b, a), doctest::Contains("different element counts"), alpha::Error);
+  CHECK_THROWS_WITH_AS(ops::add(stream, a, b, a), doctest::Contains("different element counts"),
+                       alpha::Error);
   CHECK_THROWS_AS(ops::copy(stream, a, b), alpha::Error);
 }
 
