@@ -35,9 +35,10 @@ MatmulTile parse_matmul_tile(const std::string& text);
 bool uses_cpu_matmul(const vk::CommandStream& stream, const MatmulTile& t);
 
 struct MatrixView;
-// True when matmul() with no tile asked for runs matmul_texel.comp for these operands: a device
-// with texel kernels (vk::Context::texel_kernels), more than 4 rows of C, shapes whose texels fit
-// (see matmul.cpp), and ALPHA_MATMUL_TILE unset.
+// True when matmul() with no tile asked for runs a texel kernel for these operands: a device with
+// texel kernels (vk::Context::texel_kernels), shapes whose texels fit (see matmul.cpp), and
+// ALPHA_MATMUL_TILE unset; matmul_texel.comp for more than 4 rows of C, matvec_texel.comp (NT only)
+// for at most 4.
 bool uses_texel_matmul(const vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
                        Layout layout, int64_t M, int64_t N, int64_t K);
 
