@@ -147,6 +147,17 @@ std::vector<std::filesystem::path> list_checkpoints(const std::filesystem::path&
 void prune_checkpoints(const std::filesystem::path& run_dir, int keep) {
   const auto paths = list_checkpoints(run_dir);
   for (size_t i = std::max(keep, 1); i < paths.size(); ++i) std::filesystem::remove(paths[i]);
+  // A process killed mid-write leaves its temporary file (write_checkpoint's NAME.tmpPID): a
+  // full-size partial checkpoint nothing reads. Another live writer's file is never this process's
+  // concern either (one trainer per run), so every temporary but our own goes.
+  const std::string own = fmt::format(".tmp{}", getpid());
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(run_dir / "checkpoints", error)) {
+    const auto name = entry.path().filename().string();
+    const auto at = name.find(".ckpt.tmp");
+    if (at != std::string::npos && !name.ends_with(own))
+      std::filesystem::remove(entry.path(), error);
+  }
 }
 
 }  // namespace alpha::train

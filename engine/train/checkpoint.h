@@ -27,7 +27,8 @@ std::vector<std::filesystem::path> list_checkpoints(const std::filesystem::path&
 std::filesystem::path checkpoint_path(const std::filesystem::path& run_dir, int step);
 // checkpoints/best.ckpt: the checkpoint with the lowest validation loss so far (never pruned).
 std::filesystem::path best_checkpoint_path(const std::filesystem::path& run_dir);
-// Deletes all but the newest `keep` checkpoints.
+// Deletes all but the newest `keep` checkpoints, and the temporary files of writers that were
+// killed mid-write (NAME.ckpt.tmpPID of another process).
 void prune_checkpoints(const std::filesystem::path& run_dir, int keep);
 
 }  // namespace alpha::train

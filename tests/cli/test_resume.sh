@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checkpoints and exact resume: a run killed with SIGKILL part-way and resumed (with its newest
-# checkpoint corrupted, so the previous one is used) logs bit-identical losses to an uninterrupted run;
+# checkpoint corrupted, so the previous one is used) logs bit-identical losses to an uninterrupted run
+# and removes the partial checkpoint files killed writers left;
 # a run whose checkpoints are all truncated or corrupt is refused; Ctrl-C (SIGINT) saves a checkpoint;
 # a run directory changed to another model config or tokenizer is refused; a checkpoint write that
 # fails (file size limit, as on a full disk) stops the run with a clear error and leaves the earlier
@@ -35,8 +36,11 @@ kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
 killed_at=$(steps_done "$work/runs/killed/metrics.jsonl")
 if [ "$killed_at" -ge 60 ] && [ "$killed_at" -lt 300 ]; then pass "killed part-way (after step $killed_at)"; else fail "kill at $killed_at"; fi
-ckpts=$(ls "$work/runs/killed/checkpoints")
+# (the kill may land mid-write and leave that write's NAME.ckpt.tmpPID; a stale one is planted so the
+# clean-up below always has one to remove)
+ckpts=$(ls "$work/runs/killed/checkpoints"/*.ckpt)
 [ "$(wc -l <<<"$ckpts")" -le 3 ] && pass "keeps at most 3 checkpoints" || fail "checkpoints: $ckpts"
+head -c 100 "$(head -1 <<<"$ckpts")" >"$work/runs/killed/checkpoints/step-00000001.ckpt.tmp4194305"
 newest=$(ls "$work/runs/killed/checkpoints"/*.ckpt | tail -1)
 /usr/bin/python3 - "$newest" <<'PY'  # flip one byte in the middle of the newest checkpoint
 import sys
@@ -57,6 +61,8 @@ if diff <(losses "$work/runs/straight/metrics.jsonl") <(losses "$work/runs/kille
 else
   fail "losses differ: $(diff <(losses "$work/runs/straight/metrics.jsonl") <(losses "$work/runs/killed/metrics.jsonl") | head -4)"
 fi
+leftovers=$(ls "$work/runs/killed/checkpoints" | grep -F .tmp)
+[ -z "$leftovers" ] && pass "partial writes of a killed run are removed" || fail "left over: $leftovers"
 
 # Every checkpoint truncated or corrupt: refused, nothing trained.
 (train --steps 14 --ckpt-every 7 --run broken >/dev/null 2>&1)
