@@ -25,75 +25,82 @@ namespace alpha::gpt {
 
 using ops::Layout;
 
+// The activations by name; their shapes, order and lifetimes are for_each_activation's.
 struct LayerActivations {
-  Tensor ln1, ln1_mean, ln1_rstd;  // (B,T,C), (N), (N)
-  Tensor qkv;                      // (B,T,3C)
-  Tensor atty, lse;                // (B,T,C), (B,NH,T)
-  Tensor attproj, residual2;       // (B,T,C)
-  Tensor ln2, ln2_mean, ln2_rstd;  // (B,T,C), (N), (N)
-  Tensor fch, fch_gelu;            // (B,T,4C)
-  Tensor fcproj, residual3;        // (B,T,C)
+  Tensor ln1, ln1_mean, ln1_rstd;
+  Tensor qkv;
+  Tensor atty, lse;
+  Tensor attproj, residual2;
+  Tensor ln2, ln2_mean, ln2_rstd;
+  Tensor fch, fch_gelu;
+  Tensor fcproj, residual3;
 };
 
 struct GptModel::Activations {
-  Tensor tokens, targets;  // (B,T) i32
-  Tensor encoded;          // (B,T,C)
+  Tensor tokens, targets, encoded;
   std::vector<LayerActivations> layers;
-  Tensor lnf, lnf_mean, lnf_rstd;  // (B,T,C), (N), (N)
-  Tensor logits;                   // (B,T,V); holds dlogits after the fused loss
-  Tensor losses;                   // (B,T)
-  // backward scratch, reused by every layer
-  Tensor dresidual, dln;  // (B,T,C)
-  Tensor dqkv;            // (B,T,3C)
-  Tensor dfch;            // (B,T,4C)
-  // reductions
-  Tensor partials;         // reduction scratch
-  Tensor loss_sum, norm_sq;  // (1)
+  Tensor lnf, lnf_mean, lnf_rstd;
+  Tensor logits;  // holds dlogits after the fused loss
+  Tensor losses;
+  Tensor dresidual, dln, dqkv, dfch;   // backward scratch, reused by every layer
+  Tensor partials, loss_sum, norm_sq;  // reductions
 };
 
 namespace {
 
-// Every activation's shape, in allocation order; also what plan_memory sums.
-struct ActivationShapes {
-  std::vector<std::pair<std::vector<int64_t>, DType>> shapes;
-  void add(std::vector<int64_t> shape, DType dtype = DType::f32) { shapes.push_back({std::move(shape), dtype}); }
-  uint64_t bytes() const {
-    uint64_t total = 0;
-    for (const auto& [shape, dtype] : shapes) {
-      uint64_t n = dtype_bytes(dtype);
-      for (int64_t d : shape) n *= d;
-      total += (n + 255) / 256 * 256;
-    }
-    return total;
-  }
-};
-
 constexpr int64_t kPartials = std::max<int64_t>(ops::kReduceGroups, ops::kNormPartials);
 
-ActivationShapes activation_shapes(const GptConfig& c, int64_t B, int64_t T) {
+// What keeps an activation alive: the forward's outputs that the backward reads (and the batch and
+// the logits), or scratch that one pass reuses across layers.
+enum class Lifetime { saved, scratch };
+
+// The one list of activations, in allocation order: visit(tensor, shape, dtype, lifetime) for each.
+// The Activations struct declares them, the constructor allocates through this, plan_memory sums
+// through it; a new activation is one line here (and its member).
+template <class Visit>
+void for_each_activation(GptModel::Activations& a, const GptConfig& c, int64_t B, int64_t T,
+                         Visit&& visit) {
   const int64_t C = c.n_embd, NH = c.n_head, V = c.vocab_size, N = B * T;
-  ActivationShapes s;
-  s.add({B, T}, DType::i32);
-  s.add({B, T}, DType::i32);
-  s.add({B, T, C});
-  for (int l = 0; l < c.n_layer; ++l) {
-    s.add({B, T, C}), s.add({N}), s.add({N});
-    s.add({B, T, 3 * C});
-    s.add({B, T, C}), s.add({B, NH, T});
-    s.add({B, T, C}), s.add({B, T, C});
-    s.add({B, T, C}), s.add({N}), s.add({N});
-    s.add({B, T, 4 * C}), s.add({B, T, 4 * C});
-    s.add({B, T, C}), s.add({B, T, C});
+  const auto f32 = DType::f32;
+  const auto saved = Lifetime::saved, scratch = Lifetime::scratch;
+  visit(a.tokens, {B, T}, DType::i32, saved);
+  visit(a.targets, {B, T}, DType::i32, saved);
+  visit(a.encoded, {B, T, C}, f32, saved);
+  a.layers.resize(c.n_layer);
+  for (auto& l : a.layers) {
+    visit(l.ln1, {B, T, C}, f32, saved), visit(l.ln1_mean, {N}, f32, saved),
+        visit(l.ln1_rstd, {N}, f32, saved);
+    visit(l.qkv, {B, T, 3 * C}, f32, saved);
+    visit(l.atty, {B, T, C}, f32, saved), visit(l.lse, {B, NH, T}, f32, saved);
+    visit(l.attproj, {B, T, C}, f32, saved), visit(l.residual2, {B, T, C}, f32, saved);
+    visit(l.ln2, {B, T, C}, f32, saved), visit(l.ln2_mean, {N}, f32, saved),
+        visit(l.ln2_rstd, {N}, f32, saved);
+    visit(l.fch, {B, T, 4 * C}, f32, saved), visit(l.fch_gelu, {B, T, 4 * C}, f32, saved);
+    visit(l.fcproj, {B, T, C}, f32, saved), visit(l.residual3, {B, T, C}, f32, saved);
   }
-  s.add({B, T, C}), s.add({N}), s.add({N});
-  s.add({B, T, V});
-  s.add({B, T});
-  s.add({B, T, C}), s.add({B, T, C});
-  s.add({B, T, 3 * C});
-  s.add({B, T, 4 * C});
-  s.add({kPartials});
-  s.add({1}), s.add({1});
-  return s;
+  visit(a.lnf, {B, T, C}, f32, saved), visit(a.lnf_mean, {N}, f32, saved),
+      visit(a.lnf_rstd, {N}, f32, saved);
+  visit(a.logits, {B, T, V}, f32, saved);
+  visit(a.losses, {B, T}, f32, saved);
+  visit(a.dresidual, {B, T, C}, f32, scratch), visit(a.dln, {B, T, C}, f32, scratch);
+  visit(a.dqkv, {B, T, 3 * C}, f32, scratch);
+  visit(a.dfch, {B, T, 4 * C}, f32, scratch);
+  visit(a.partials, {kPartials}, f32, scratch);
+  visit(a.loss_sum, {1}, f32, scratch), visit(a.norm_sq, {1}, f32, scratch);
+}
+
+// Bytes of the activations with this lifetime, as the arena allocates them (256-byte granules).
+uint64_t activation_bytes(const GptConfig& c, int64_t B, int64_t T, Lifetime which) {
+  GptModel::Activations a;
+  uint64_t total = 0;
+  for_each_activation(a, c, B, T,
+                      [&](Tensor&, std::vector<int64_t> shape, DType dtype, Lifetime lifetime) {
+                        if (lifetime != which) return;
+                        uint64_t n = dtype_bytes(dtype);
+                        for (int64_t d : shape) n *= d;
+                        total += (n + 255) / 256 * 256;
+                      });
+  return total;
 }
 
 uint64_t host_memory_bytes() {
@@ -109,7 +116,8 @@ std::vector<MemoryGroup> GptModel::plan_memory(const GptConfig& config, int B, i
           {"gradients", param_bytes},
           {"adamw m", param_bytes},
           {"adamw v", param_bytes},
-          {"activations", activation_shapes(config, B, T).bytes()}};
+          {"activations", activation_bytes(config, B, T, Lifetime::saved)},
+          {"backward scratch", activation_bytes(config, B, T, Lifetime::scratch)}};
 }
 
 std::vector<MemoryGroup> GptModel::memory() const { return plan_memory(config_, B_, T_); }
@@ -155,32 +163,10 @@ GptModel::GptModel(vk::Context& context, const GptConfig& config, int B, int T, 
   adam_m_ = arena_.allocate(bytes);
   adam_v_ = arena_.allocate(bytes);
 
-  auto shapes = activation_shapes(config_, B, T).shapes;
-  size_t next = 0;
-  auto take = [&] {
-    const auto& [shape, dtype] = shapes[next++];
-    return Tensor::empty(arena_, shape, dtype);
-  };
-  auto& a = *acts_;
-  a.tokens = take(), a.targets = take(), a.encoded = take();
-  a.layers.resize(config_.n_layer);
-  for (auto& l : a.layers) {
-    l.ln1 = take(), l.ln1_mean = take(), l.ln1_rstd = take();
-    l.qkv = take();
-    l.atty = take(), l.lse = take();
-    l.attproj = take(), l.residual2 = take();
-    l.ln2 = take(), l.ln2_mean = take(), l.ln2_rstd = take();
-    l.fch = take(), l.fch_gelu = take();
-    l.fcproj = take(), l.residual3 = take();
-  }
-  a.lnf = take(), a.lnf_mean = take(), a.lnf_rstd = take();
-  a.logits = take();
-  a.losses = take();
-  a.dresidual = take(), a.dln = take();
-  a.dqkv = take();
-  a.dfch = take();
-  a.partials = take();
-  a.loss_sum = take(), a.norm_sq = take();
+  for_each_activation(*acts_, config_, B, T,
+                      [&](Tensor& t, std::vector<int64_t> shape, DType dtype, Lifetime) {
+                        t = Tensor::empty(arena_, shape, dtype);
+                      });
 
   // AdamW state starts at zero; gradients too.
   vk::CommandStream stream(context_);

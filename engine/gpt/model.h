@@ -42,7 +42,8 @@ class GptModel {
   const ParameterLayout& layout() const { return layout_; }
   int batch() const { return B_; }
   int seq() const { return T_; }
-  // Bytes per group: parameters, gradients, AdamW m, AdamW v, activations.
+  // Bytes per group: parameters, gradients, AdamW m, AdamW v, activations (the forward's, kept for
+  // the backward), backward scratch.
   std::vector<MemoryGroup> memory() const;
   static std::vector<MemoryGroup> plan_memory(const GptConfig& config, int B, int T);
 
@@ -83,9 +84,11 @@ class GptModel {
   StepResult train_step(std::span<const int32_t> tokens, std::span<const int32_t> targets,
                         const ops::AdamWConfig& config, int micro_batches = 1);
 
- private:
+  // The forward's saved tensors and the backward's scratch (defined, and listed once, in
+  // model.cpp).
   struct Activations;
 
+ private:
   Tensor view(const vk::BufferSlice& buffer, int index) const;
   std::vector<float> download_buffer(const vk::BufferSlice& buffer);  // a whole parameter-layout buffer
   void fill_buffer(vk::CommandStream& stream, const vk::BufferSlice& buffer, int64_t floats, float value);
