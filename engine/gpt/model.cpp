@@ -68,25 +68,34 @@ void for_each_activation(GptModel::Activations& a, const GptConfig& c, int64_t B
   visit(a.encoded, {B, T, C}, f32, saved);
   a.layers.resize(c.n_layer);
   for (auto& l : a.layers) {
-    visit(l.ln1, {B, T, C}, f32, saved), visit(l.ln1_mean, {N}, f32, saved),
-        visit(l.ln1_rstd, {N}, f32, saved);
+    visit(l.ln1, {B, T, C}, f32, saved);
+    visit(l.ln1_mean, {N}, f32, saved);
+    visit(l.ln1_rstd, {N}, f32, saved);
     visit(l.qkv, {B, T, 3 * C}, f32, saved);
-    visit(l.atty, {B, T, C}, f32, saved), visit(l.lse, {B, NH, T}, f32, saved);
-    visit(l.attproj, {B, T, C}, f32, saved), visit(l.residual2, {B, T, C}, f32, saved);
-    visit(l.ln2, {B, T, C}, f32, saved), visit(l.ln2_mean, {N}, f32, saved),
-        visit(l.ln2_rstd, {N}, f32, saved);
-    visit(l.fch, {B, T, 4 * C}, f32, saved), visit(l.fch_gelu, {B, T, 4 * C}, f32, saved);
-    visit(l.fcproj, {B, T, C}, f32, saved), visit(l.residual3, {B, T, C}, f32, saved);
+    visit(l.atty, {B, T, C}, f32, saved);
+    visit(l.lse, {B, NH, T}, f32, saved);
+    visit(l.attproj, {B, T, C}, f32, saved);
+    visit(l.residual2, {B, T, C}, f32, saved);
+    visit(l.ln2, {B, T, C}, f32, saved);
+    visit(l.ln2_mean, {N}, f32, saved);
+    visit(l.ln2_rstd, {N}, f32, saved);
+    visit(l.fch, {B, T, 4 * C}, f32, saved);
+    visit(l.fch_gelu, {B, T, 4 * C}, f32, saved);
+    visit(l.fcproj, {B, T, C}, f32, saved);
+    visit(l.residual3, {B, T, C}, f32, saved);
   }
-  visit(a.lnf, {B, T, C}, f32, saved), visit(a.lnf_mean, {N}, f32, saved),
-      visit(a.lnf_rstd, {N}, f32, saved);
+  visit(a.lnf, {B, T, C}, f32, saved);
+  visit(a.lnf_mean, {N}, f32, saved);
+  visit(a.lnf_rstd, {N}, f32, saved);
   visit(a.logits, {B, T, V}, f32, saved);
   visit(a.losses, {B, T}, f32, saved);
-  visit(a.dresidual, {B, T, C}, f32, scratch), visit(a.dln, {B, T, C}, f32, scratch);
+  visit(a.dresidual, {B, T, C}, f32, scratch);
+  visit(a.dln, {B, T, C}, f32, scratch);
   visit(a.dqkv, {B, T, 3 * C}, f32, scratch);
   visit(a.dfch, {B, T, 4 * C}, f32, scratch);
   visit(a.partials, {kPartials}, f32, scratch);
-  visit(a.loss_sum, {1}, f32, scratch), visit(a.norm_sq, {1}, f32, scratch);
+  visit(a.loss_sum, {1}, f32, scratch);
+  visit(a.norm_sq, {1}, f32, scratch);
 }
 
 // Bytes of the activations with this lifetime, as the arena allocates them (256-byte granules).

@@ -39,10 +39,10 @@ constexpr int64_t kSumSquaresMaxGroups = 256;  // per chunk
 // Floats per chunk: at most the device's storage-buffer range (or max_chunk_bytes when > 0), a
 // multiple of the binding offset alignment so every chunk after the first starts aligned.
 static int64_t chunk_floats(const vk::CommandStream& stream, VkDeviceSize max_chunk_bytes,
-                            const char* op) {
+                            const char* op, VkDeviceSize chunk_align = 4) {
   const auto& info = stream.context().info();
   const VkDeviceSize align = std::lcm(
-      std::max<VkDeviceSize>(info.min_storage_buffer_offset_alignment, 1), VkDeviceSize(4));
+      std::max<VkDeviceSize>(info.min_storage_buffer_offset_alignment, 1), chunk_align);
   VkDeviceSize limit = info.max_storage_buffer_range;
   if (max_chunk_bytes > 0) limit = std::min(limit, max_chunk_bytes);
   const VkDeviceSize bytes = limit / align * align;
@@ -73,8 +73,8 @@ static int64_t sum_squares_texel(vk::CommandStream& stream, const Tensor& grads,
   const int64_t n = grads.numel(), texels = n / 4, tail = n % 4;
   const int64_t groups =
       std::clamp<int64_t>(texels / 512, 1, kNormPartials / 8);  // >= 64 texels a lane
-  const int64_t span = ((texels + groups - 1) / groups + 15) / 16 *
-                       16;  // at most 2^27 texels / 512 groups: 2^14 loop iterations
+  // texels per group, a multiple of 16 (2^27 texels at most over 512 groups: 2^14 loop iterations)
+  const int64_t span = ((texels + groups - 1) / groups + 15) / 16 * 16;
   const auto& pipeline = stream.context().pipelines().get(
       {"sum_squares_texel_f32", 3, sizeof(SumSquaresTexelPush), {}, 0b011});
   // With no tail, the tail binding is any valid texel; the shader reads none of it.
@@ -176,17 +176,15 @@ void adamw_update(vk::CommandStream& stream, const Tensor& params, const Tensor&
     // Texel views to read, vec4 storage buffers of the same memory to write, in chunks that fit a
     // storage-buffer binding (and max_chunk_bytes) and start aligned for both kinds of binding.
     const auto& info = stream.context().info();
+    const VkDeviceSize texel_align = std::lcm(
+        std::max<VkDeviceSize>(info.min_texel_buffer_offset_alignment, 1), VkDeviceSize(16));
     const VkDeviceSize align =
-        std::lcm(std::lcm(std::max<VkDeviceSize>(info.min_storage_buffer_offset_alignment, 1),
-                          std::max<VkDeviceSize>(info.min_texel_buffer_offset_alignment, 1)),
-                 VkDeviceSize(16));
+        std::lcm(std::max<VkDeviceSize>(info.min_storage_buffer_offset_alignment, 1), texel_align);
+    // chunk_floats' chunks are multiples of `align`: they start aligned when the tensors do
     const bool aligned = params.slice.offset % align == 0 && grads.slice.offset % align == 0 &&
                          m.slice.offset % align == 0 && v.slice.offset % align == 0;
-    const VkDeviceSize limit =
-        max_chunk_bytes ? std::min<VkDeviceSize>(max_chunk_bytes, info.max_storage_buffer_range)
-                        : info.max_storage_buffer_range;
-    const int64_t chunk = static_cast<int64_t>(limit / align * align / 4);
-    if (aligned && chunk > 0) {
+    if (aligned && (max_chunk_bytes == 0 || max_chunk_bytes >= align)) {
+      const int64_t chunk = chunk_floats(stream, max_chunk_bytes, "adamw_update", texel_align);
       const auto& pipeline = stream.context().pipelines().get(
           {"adamw_texel_f32", 8, sizeof(AdamWPush), {kSpanGroupSize}, 0b1111});
       for (int64_t begin = 0; begin < n; begin += chunk) {

@@ -29,17 +29,9 @@ static const vk::Pipeline& span_pipeline(vk::CommandStream& stream, const char* 
       {shader, bindings, push_bytes, {kSpanGroupSize}, texel_bindings});
 }
 
-// CPU devices: the TEXEL/VEC4 variants (whole texels read through texel views, vec4 stores) when
-// the element count is a multiple of 4 and every view fits.
-static bool vec4_path(const vk::CommandStream& stream, std::initializer_list<const Tensor*> inputs,
-                      const Tensor& out) {
-  return stream.context().texel_kernels() && out.numel() % 4 == 0 &&
-         (inputs.size() == 0 || texel_views_fit(stream, inputs)) && vec4_stores_fit(stream, {&out});
-}
-
 void fill(vk::CommandStream& stream, const Tensor& out, float value) {
   require_f32(out, "fill", "out");
-  if (vec4_path(stream, {}, out)) {
+  if (texel_reads_vec4_store_fit(stream, {}, out)) {
     CountPush push{static_cast<uint32_t>(out.numel() / 4), value};
     stream.dispatch(span_pipeline(stream, "fill_vec4_f32", 1, sizeof push, 0),
                     {vk::writes(out.slice)}, push, span_groups(stream, out.numel() / 4));
@@ -54,7 +46,7 @@ void copy(vk::CommandStream& stream, const Tensor& src, const Tensor& dst) {
   require_f32(src, "copy", "src");
   require_f32(dst, "copy", "dst");
   require_same_numel(src, dst, "copy");
-  if (vec4_path(stream, {&src}, dst)) {
+  if (texel_reads_vec4_store_fit(stream, {&src}, dst)) {
     CopyPush push{static_cast<uint32_t>(src.numel() / 4)};
     stream.dispatch(span_pipeline(stream, "copy_texel_f32", 2, sizeof push, 0b01),
                     {reads_rgba(src), vk::writes(dst.slice)}, push,
@@ -73,7 +65,7 @@ static void binary(vk::CommandStream& stream, const char* shader, const char* te
   require_f32(out, shader, "out");
   require_same_numel(a, b, shader);
   require_same_numel(a, out, shader);
-  if (vec4_path(stream, {&a, &b}, out)) {
+  if (texel_reads_vec4_store_fit(stream, {&a, &b}, out)) {
     CountPush push{static_cast<uint32_t>(a.numel() / 4), 0.0f};
     stream.dispatch(span_pipeline(stream, texel_shader, 3, sizeof push, 0b011),
                     {reads_rgba(a), reads_rgba(b), vk::writes(out.slice)}, push,
@@ -98,7 +90,7 @@ void scale(vk::CommandStream& stream, const Tensor& a, float s, const Tensor& ou
   require_f32(a, "scale", "a");
   require_f32(out, "scale", "out");
   require_same_numel(a, out, "scale");
-  if (vec4_path(stream, {&a}, out)) {
+  if (texel_reads_vec4_store_fit(stream, {&a}, out)) {
     CountPush push{static_cast<uint32_t>(a.numel() / 4), s};
     stream.dispatch(span_pipeline(stream, "scale_texel_f32", 2, sizeof push, 0b01),
                     {reads_rgba(a), vk::writes(out.slice)}, push,

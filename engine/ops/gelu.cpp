@@ -16,8 +16,7 @@ void gelu_forward(vk::CommandStream& stream, const Tensor& x, const Tensor& out)
   require_f32(x, "gelu_forward", "x");
   require_f32(out, "gelu_forward", "out");
   require_same_numel(x, out, "gelu_forward");
-  if (x.numel() % 4 == 0 && texel_views_fit(stream, {&x, &out}) &&
-      vec4_stores_fit(stream, {&out})) {
+  if (texel_reads_vec4_store_fit(stream, {&x}, out)) {
     const auto& pipeline = stream.context().pipelines().get(
         {"gelu_texel_forward_f32", 2, sizeof(GeluPush), {kSpanGroupSize}, 0b01});
     stream.dispatch(pipeline, {reads_rgba(x), vk::writes(out.slice)},
@@ -39,8 +38,7 @@ void gelu_backward(vk::CommandStream& stream, const Tensor& x, const Tensor& dou
   require_f32(dx, "gelu_backward", "dx");
   require_same_numel(x, dout, "gelu_backward");
   require_same_numel(x, dx, "gelu_backward");
-  if (x.numel() % 4 == 0 && texel_views_fit(stream, {&x, &dout, &dx}) &&
-      vec4_stores_fit(stream, {&dx})) {
+  if (texel_reads_vec4_store_fit(stream, {&x, &dout}, dx)) {
     const auto& pipeline = stream.context().pipelines().get(
         {"gelu_texel_backward_f32", 3, sizeof(GeluPush), {kSpanGroupSize}, 0b011});
     stream.dispatch(pipeline, {reads_rgba(x), reads_rgba(dout), vk::writes(dx.slice)},

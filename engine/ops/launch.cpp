@@ -55,6 +55,12 @@ bool vec4_stores_fit(const vk::CommandStream& stream,
   return true;
 }
 
+bool texel_reads_vec4_store_fit(const vk::CommandStream& stream,
+                                std::initializer_list<const Tensor*> inputs, const Tensor& out) {
+  return stream.context().texel_kernels() && out.numel() % 4 == 0 &&
+         (inputs.size() == 0 || texel_views_fit(stream, inputs)) && vec4_stores_fit(stream, {&out});
+}
+
 vk::Groups elementwise_groups(const vk::CommandStream& stream, int64_t n) {
   int64_t groups = (n + kElementwiseGroupSize - 1) / kElementwiseGroupSize;
   int64_t limit = stream.context().info().max_group_count_x;

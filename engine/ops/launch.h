@@ -33,6 +33,10 @@ bool texel_views_fit(const vk::CommandStream& stream, std::initializer_list<cons
 // texel kernels write through such bindings (lavapipe's imageStore is far slower than a vec4
 // store).
 bool vec4_stores_fit(const vk::CommandStream& stream, std::initializer_list<const Tensor*> tensors);
+// The CPU-device elementwise shape: `out` a whole number of vec4s that fits vec4_stores_fit, and
+// every input fits a texel view (texel_views_fit; with no inputs, the device runs texel kernels).
+bool texel_reads_vec4_store_fit(const vk::CommandStream& stream,
+                                std::initializer_list<const Tensor*> inputs, const Tensor& out);
 inline vk::Binding reads_rgba(const Tensor& t) {
   return vk::reads_texels(t.slice.sub(0, t.bytes()), VK_FORMAT_R32G32B32A32_SFLOAT);
 }

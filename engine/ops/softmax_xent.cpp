@@ -43,7 +43,7 @@ void softmax_cross_entropy(vk::CommandStream& stream, const Tensor& logits, cons
   // CPU devices: one dispatch of the texel kernel when the rows are whole texels and fit one view.
   const SoftmaxXentPush whole{static_cast<uint32_t>(N), static_cast<uint32_t>(V), dloss_scale};
   if (V % 4 == 0 && max_chunk_bytes == 0 && (N + 7) / 8 <= 65535 && V / 4 < 65535 &&
-      texel_views_fit(stream, {&logits, &dlogits}) && vec4_stores_fit(stream, {&dlogits})) {
+      texel_reads_vec4_store_fit(stream, {&logits}, dlogits)) {
     const auto& pipeline = stream.context().pipelines().get(
         {"softmax_xent_texel_f32", 4, sizeof(SoftmaxXentPush), {}, 0b0001});
     stream.dispatch(pipeline,
