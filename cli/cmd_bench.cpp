@@ -34,6 +34,7 @@ struct BenchOptions {
   bool naive = true;
   std::string shapes = "d6,d12";
   std::string models = "d2";
+  std::string arch = "gpt2";  // of every model and shape
   int batch = 8;
   int seq = 256;
   int vocab = 0;  // 0: 4096 for small presets, the preset's own for d12+
@@ -58,7 +59,7 @@ bool has(const std::vector<std::string>& items, const std::string& item) {
 // A preset as the bench runs it: --vocab, else 4096 below d12 (a small model's embedding should not
 // dominate), else the preset's own; the position table covers --seq.
 gpt::GptConfig bench_config(const std::string& name, const BenchOptions& o) {
-  gpt::GptConfig config = gpt::GptConfig::preset(name);
+  gpt::GptConfig config = gpt::GptConfig::preset(name, o.arch);
   if (o.vocab > 0)
     config.vocab_size = o.vocab;
   else if (config.n_layer < 12)
@@ -93,13 +94,15 @@ BenchWork plan_work(const std::vector<std::string>& ops, const BenchOptions& o) 
       for (const auto& model : split(o.shapes))
         for (auto& c : perf::gpt_kernel_cases(group, model, bench_config(model, o), o.batch, o.seq))
           work.kernels.push_back(c);
+  // rows of another architecture than GPT-2's are named e.g. "modern-d6" (here and in the history)
+  auto label = [&](const std::string& model) { return o.arch == "gpt2" ? model : o.arch + "-" + model; };
   if (has(ops, "train"))
     for (const auto& model : split(o.models))
-      work.train.push_back({model, bench_config(model, o), o.batch, o.seq});
+      work.train.push_back({label(model), bench_config(model, o), o.batch, o.seq});
   if (has(ops, "infer")) {  // a prefill of a --seq/2-token prompt, then decode steps up to --seq
     const int prompt = std::max(1, o.seq / 2), steps = std::max(1, o.seq - prompt);
     for (const auto& model : split(o.models))
-      work.infer.push_back({model, bench_config(model, o), prompt, steps});
+      work.infer.push_back({label(model), bench_config(model, o), prompt, steps});
   }
   return work;
 }
@@ -446,6 +449,8 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("!--no-naive", o.naive, "Skip the naive baseline kernel of --size");
   cmd->add_option("--model", o.models,
                   "Model presets for the training step and inference (comma-separated, e.g. d2,d6)")
+      ->capture_default_str();
+  cmd->add_option("--arch", o.arch, "Architecture of the models: gpt2 or modern (as alpha train --arch)")
       ->capture_default_str();
   cmd->add_option("--batch", o.batch, "Batch size (B) of the training step and the kernel shapes")
       ->capture_default_str()

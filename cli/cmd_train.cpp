@@ -49,6 +49,10 @@ void add_train_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a GPT on text (runs/<name>/: config.json, metrics.jsonl, tokenizer)");
   cmd->add_option("--data", o.data, "Text files, folders, globs or .jsonl (\"text\" field)");
   cmd->add_option("--model", o.model, "Model preset d1..d48 (d2 tiny, d6 small, d12 = GPT-2 124M)")->capture_default_str();
+  cmd->add_option("--arch", o.arch,
+                  "Architecture: gpt2 (learned positions, LayerNorm, GELU, tied head) or modern (nanochat-like: "
+                  "rotary, parameter-free RMSNorm, QK-norm, ReLU², untied head, logits soft-capped at 15)")
+      ->capture_default_str();
   cmd->add_option("--steps", o.steps, "Optimizer steps")->capture_default_str();
   cmd->add_option("--tokens", o.tokens, "Train on this many tokens instead of --steps (steps = tokens / (B·T·accum))");
   cmd->add_option("--batch", o.batch, "Sequences per micro-batch (B)")->capture_default_str();

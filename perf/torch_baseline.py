@@ -46,7 +46,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "reference"))
-from gpt_reference import GPT  # noqa: E402
+from gpt_reference import GPT, Arch  # noqa: E402
 
 CUDA = torch.cuda.is_available()
 DEVICE = torch.device("cuda" if CUDA else "cpu")
@@ -173,7 +173,8 @@ def gpt_like_alpha(s):
     and denormal arithmetic made the CPU peer's LM-head matmuls ~150x slower than the same matmul on
     normal numbers: that timed the init, not the work."""
     torch.manual_seed(0)
-    model = GPT(s["n_layer"], s["n_head"], s["n_embd"], s["seq_len"], s["vocab"])
+    arch = Arch(s["arch"], s["arch_f32"]) if "arch" in s else Arch()
+    model = GPT(s["n_layer"], s["n_head"], s["n_embd"], s["seq_len"], s["vocab"], arch)
     residual_std = 0.02 / math.sqrt(2 * s["n_layer"])
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -246,18 +247,17 @@ class KVDecoder:
     def append(self, tokens):  # tokens (1, n): the prompt (at position 0) or one token
         m, p, n = self.model, self.position, tokens.shape[1]
         assert n == 1 or p == 0, "a prompt of more than one token starts the sequence (causal mask)"
-        x = m.wte(tokens) + m.wpe(torch.arange(p, p + n, device=DEVICE))  # (1, n, C)
+        x, rope = m.embed(tokens, p)  # (1, n, C)
         C = x.shape[2]
         for block, (k_cache, v_cache) in zip(m.h, self.cache):
-            q, k, v = block.attn.c_attn(block.ln_1(x)).split(C, dim=2)
-            q, k, v = (t.view(1, n, block.NH, C // block.NH).transpose(1, 2) for t in (q, k, v))  # (1, NH, n, HS)
+            q, k, v = block.qkv(x, rope)  # (1, NH, n, HS)
             k_cache[:, :, p:p + n] = k
             v_cache[:, :, p:p + n] = v
             y = causal_attention(q, k_cache[:, :, :p + n], v_cache[:, :, :p + n], causal=n > 1)
             x = x + block.attn.c_proj(y.transpose(1, 2).contiguous().view(1, n, C))
-            x = x + block.mlp.c_proj(F.gelu(block.mlp.c_fc(block.ln_2(x)), approximate="tanh"))
+            x = x + block.mlp_forward(x)
         self.position += n
-        return m.ln_f(x[:, -1]) @ m.wte.weight.T  # (1, V): only the last row reaches the head
+        return m.head(x[:, -1])  # (1, V): only the last row reaches the head
 
 
 def time_inference(s, iters):

@@ -21,12 +21,21 @@ std::string torch_script_path() {
   return std::string(ALPHA_SOURCE_DIR) + "/perf/torch_baseline.py";
 }
 
+// The model as torch_baseline.py builds it: sizes, and the architecture flags of
+// tests/reference/gpt_reference.py's Arch unless it is GPT-2.
 static json model_json(const gpt::GptConfig& c) {
-  return {{"n_layer", c.n_layer},
-          {"n_head", c.n_head},
-          {"n_embd", c.n_embd},
-          {"seq_len", c.seq_len},
-          {"vocab", c.vocab_size}};
+  json model = {{"n_layer", c.n_layer},
+                {"n_head", c.n_head},
+                {"n_embd", c.n_embd},
+                {"seq_len", c.seq_len},
+                {"vocab", c.vocab_size}};
+  if (!c.is_gpt2()) {
+    model["arch"] = {c.pos == gpt::Positions::rope, c.norm == gpt::Norm::rmsnorm, c.norm_params,
+                     c.mlp == gpt::Mlp::relu2,      c.qk_norm,                    c.tie_embeddings,
+                     c.kv_heads()};
+    model["arch_f32"] = {c.logit_softcap, c.rope_theta};
+  }
+  return model;
 }
 
 static json spec_of(const TorchWork& work) {

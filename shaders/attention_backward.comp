@@ -6,10 +6,14 @@
 //   dS[t,s] = P[t,s] (g_t · v_s - D_t)
 //   dq_t = sum_{s<=t} dS[t,s] k_s / sqrt(HS)   dk_s = sum_{t>=s} dS[t,s] q_t / sqrt(HS)
 //   dv_s = sum_{t>=s} P[t,s] g_t
-// Three passes, one variant each, all writing dqkv (B,T,3C) without atomics:
+// qkv and dqkv (B,T,W) hold [q (NH heads) | k (NKV heads) | v (NKV heads)], W = (NH + 2·NKV)·HS;
+// query head h reads key/value head h / G, G = NH/NKV (grouped-query attention; G = 1 is plain
+// multi-head), so dk and dv of a key/value head sum over its G query heads.
+// Three passes, one variant each, all writing dqkv without atomics:
 //   PASS_DELTA: D_t into the first dq column of each head (dq is scratch until PASS_DQ).
-//   PASS_DKV:   one invocation per key row s holds k, v, dk, dv in registers and walks queries
-//               t = s..T-1 in blocks of BC; writes dk, dv.
+//   PASS_DKV:   one invocation per key row s of a key/value head holds k, v, dk, dv in registers
+//               and walks, for each of its G query heads in turn, queries t = s..T-1 in blocks of
+//               BC; writes dk, dv. Workgroups over (sequence, key/value head).
 //   PASS_DQ:    one invocation per query row t holds q, g, dq in registers and walks keys 0..t in
 //               blocks of BC; reads its own D_t, then overwrites the dq slot.
 // As in the forward, every lane walks the same rows, which reach the lanes as LANES-float chunks
@@ -23,6 +27,7 @@ layout(push_constant) uniform Push {
   uint T;
   uint C;
   uint NH;
+  uint NKV;  // key/value heads, dividing NH
 } p;
 
 layout(local_size_x_id = 0) in;              // rows per workgroup
@@ -67,15 +72,29 @@ const float LOG2E = 1.4426950408889634;
 
 // Element at + (lane mod LANES) of qkv / dout: one chunk of a row every lane needs.
 void main() {
-  const uint b = gl_WorkGroupID.y / p.NH, h = gl_WorkGroupID.y % p.NH;
+#if defined(PASS_DKV)
+  const uint heads = p.NKV;  // workgroups over key/value heads
+#else
+  const uint heads = p.NH;
+#endif
+  const uint b = gl_WorkGroupID.y / heads;
   const uint r0 = gl_WorkGroupID.x * gl_WorkGroupSize.x;  // the group's first owned row
   const uint r_raw = r0 + gl_LocalInvocationID.x;
   const uint r = min(r_raw, p.T - 1);  // rows past T redo row T-1 and store nothing
   const bool owns = r_raw < p.T;
-  const uint row = 3 * p.C;                  // floats per token in qkv / dqkv
-  const uint head = b * p.T * row + h * HS;  // q of (b, 0, h); k at +C, v at +2C
+  const uint G = p.NH / p.NKV;
+  const uint row = p.C + 2 * p.NKV * HS;  // floats per token in qkv / dqkv
+#if defined(PASS_DKV)
+  const uint kv = gl_WorkGroupID.y % heads;
+  const uint kv_head = b * p.T * row + p.C + kv * HS;  // k of (b, 0, kv); v at +NKV·HS
+#else
+  const uint h = gl_WorkGroupID.y % heads, kv = h / G;
+  const uint head = b * p.T * row + h * HS;  // q of (b, 0, h)
+  const uint kv_head = b * p.T * row + p.C + kv * HS;  // k of (b, 0, kv); v at +NKV·HS
   const uint g_head = b * p.T * p.C + h * HS;  // dout / out of (b, 0, h)
   const uint lse_head = (b * p.NH + h) * p.T;
+#endif
+  const uint v_off = p.NKV * HS;
   // Scores in log2 units: one side is pre-scaled by log2(e)/sqrt(HS), lse by log2(e).
   const float s_scale = LOG2E * inversesqrt(float(HS));
   const float inv_sqrt_hs = inversesqrt(float(HS));
@@ -90,42 +109,47 @@ void main() {
   const uint s = r;
   float k[HS], v[HS], dk[HS], dv[HS];
   [[unroll]] for (uint d = 0; d < HS; ++d) {
-    k[d] = qkv_at(head + s * row + p.C + d) * s_scale;
-    v[d] = qkv_at(head + s * row + 2 * p.C + d);
+    k[d] = qkv_at(kv_head + s * row + d) * s_scale;
+    v[d] = qkv_at(kv_head + s * row + v_off + d);
     dk[d] = 0.0;
     dv[d] = 0.0;
   }
-  for (uint t0 = r0; t0 < p.T; t0 += BC) {
-    float prob[BC], dscore[BC];
-    [[unroll]] for (uint j = 0; j < BC; ++j) {
-      const uint t = min(t0 + j, p.T - 1);
-      float qk = 0.0, gv = 0.0;
-      [[unroll]] for (uint d0 = 0; d0 < HS; d0 += CHUNK) {
-        const CHUNK_T q = qkv_chunk(head + t * row + d0), g = dout_chunk(g_head + t * p.C + d0);
-        [[unroll]] for (uint i = 0; i < CHUNK; ++i) {
-          qk = fma(k[d0 + i], bcast(q, i), qk);
-          gv = fma(v[d0 + i], bcast(g, i), gv);
+  for (uint h = kv * G; h < kv * G + G; ++h) {  // the query heads reading this key/value head
+    const uint head = b * p.T * row + h * HS;  // q of (b, 0, h)
+    const uint g_head = b * p.T * p.C + h * HS;  // dout / out of (b, 0, h)
+    const uint lse_head = (b * p.NH + h) * p.T;
+    for (uint t0 = r0; t0 < p.T; t0 += BC) {
+      float prob[BC], dscore[BC];
+      [[unroll]] for (uint j = 0; j < BC; ++j) {
+        const uint t = min(t0 + j, p.T - 1);
+        float qk = 0.0, gv = 0.0;
+        [[unroll]] for (uint d0 = 0; d0 < HS; d0 += CHUNK) {
+          const CHUNK_T q = qkv_chunk(head + t * row + d0), g = dout_chunk(g_head + t * p.C + d0);
+          [[unroll]] for (uint i = 0; i < CHUNK; ++i) {
+            qk = fma(k[d0 + i], bcast(q, i), qk);
+            gv = fma(v[d0 + i], bcast(g, i), gv);
+          }
+        }
+        const bool visible = t0 + j >= s && t0 + j < p.T;
+        prob[j] = visible ? exp2(qk - lse_at(lse_head + t) * LOG2E) : 0.0;
+        dscore[j] = prob[j] * (gv - dqkv[head + t * row]);  // D_t from PASS_DELTA
+      }
+      [[unroll]] for (uint j = 0; j < BC; ++j) {
+        const uint t = min(t0 + j, p.T - 1);
+        [[unroll]] for (uint d0 = 0; d0 < HS; d0 += CHUNK) {
+          const CHUNK_T q = qkv_chunk(head + t * row + d0), g = dout_chunk(g_head + t * p.C + d0);
+          [[unroll]] for (uint i = 0; i < CHUNK; ++i) {
+            dv[d0 + i] = fma(prob[j], bcast(g, i), dv[d0 + i]);
+            dk[d0 + i] = fma(dscore[j], bcast(q, i), dk[d0 + i]);
+          }
         }
       }
-      const bool visible = t0 + j >= s && t0 + j < p.T;
-      prob[j] = visible ? exp2(qk - lse_at(lse_head + t) * LOG2E) : 0.0;
-      dscore[j] = prob[j] * (gv - dqkv[head + t * row]);  // D_t from PASS_DELTA
     }
-    [[unroll]] for (uint j = 0; j < BC; ++j) {
-      const uint t = min(t0 + j, p.T - 1);
-      [[unroll]] for (uint d0 = 0; d0 < HS; d0 += CHUNK) {
-        const CHUNK_T q = qkv_chunk(head + t * row + d0), g = dout_chunk(g_head + t * p.C + d0);
-        [[unroll]] for (uint i = 0; i < CHUNK; ++i) {
-          dv[d0 + i] = fma(prob[j], bcast(g, i), dv[d0 + i]);
-          dk[d0 + i] = fma(dscore[j], bcast(q, i), dk[d0 + i]);
-        }
-      }
-    }
-  }
+  }  // query heads
   if (!owns) return;
   [[unroll]] for (uint d = 0; d < HS; ++d) {
-    dqkv[head + s * row + p.C + d] = dk[d] * inv_sqrt_hs;
-    dqkv[head + s * row + 2 * p.C + d] = dv[d];
+    dqkv[kv_head + s * row + d] = dk[d] * inv_sqrt_hs;
+    dqkv[kv_head + s * row + v_off + d] = dv[d];
   }
 
 #elif defined(PASS_DQ)
@@ -146,8 +170,8 @@ void main() {
       const uint s = min(s0 + j, p.T - 1);
       float qk = 0.0, gv = 0.0;
       [[unroll]] for (uint d0 = 0; d0 < HS; d0 += CHUNK) {
-        const CHUNK_T k = qkv_chunk(head + s * row + p.C + d0);
-        const CHUNK_T v = qkv_chunk(head + s * row + 2 * p.C + d0);
+        const CHUNK_T k = qkv_chunk(kv_head + s * row + d0);
+        const CHUNK_T v = qkv_chunk(kv_head + s * row + v_off + d0);
         [[unroll]] for (uint i = 0; i < CHUNK; ++i) {
           qk = fma(q[d0 + i], bcast(k, i), qk);
           gv = fma(g[d0 + i], bcast(v, i), gv);
@@ -159,7 +183,7 @@ void main() {
     [[unroll]] for (uint j = 0; j < BC; ++j) {
       const uint s = min(s0 + j, p.T - 1);
       [[unroll]] for (uint d0 = 0; d0 < HS; d0 += CHUNK) {
-        const CHUNK_T k = qkv_chunk(head + s * row + p.C + d0);
+        const CHUNK_T k = qkv_chunk(kv_head + s * row + d0);
         [[unroll]] for (uint i = 0; i < CHUNK; ++i) dq[d0 + i] = fma(dscore[j], bcast(k, i), dq[d0 + i]);
       }
     }

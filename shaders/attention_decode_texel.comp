@@ -1,7 +1,8 @@
 #version 450
 // Causal attention forward for a few query rows on CPU devices (lavapipe): the KV-cache decoding
 // case, the maths of attention_forward.comp (out, and lse = log sum exp of the scaled scores) for
-// query rows FIRST.. of qkv (B,T,3C), at most a few of them. attention_forward.comp gives each query
+// query rows FIRST.. of qkv (B,T,W), W = (NH + 2·NKV)·HS ([q | k | v], query head h reading key/value
+// head h / (NH/NKV)), at most a few of them. attention_forward.comp gives each query
 // row a lane, so one decoded token kept one lane of 8 busy per head while it walked every cached key.
 // Here one workgroup (one 8-lane subgroup) owns one (sequence, head, query row) and its lanes split
 // the keys: lane l takes keys l, l + 8, ... <= the query's position, each with its own online
@@ -20,12 +21,13 @@ layout(push_constant) uniform Push {  // attention_forward.comp's push block
   uint C;
   uint NH;
   uint FIRST;  // first query row computed
+  uint NKV;    // key/value heads
 } p;
 
 layout(local_size_x = 8) in;
 layout(constant_id = 0) const uint HS = 64;  // head size: a multiple of 32, at most 128
 
-layout(rgba32f, binding = 0) uniform readonly imageBuffer qkv4;  // (B, T, 3C)
+layout(rgba32f, binding = 0) uniform readonly imageBuffer qkv4;  // (B, T, W)
 layout(binding = 1) writeonly buffer Out { vec4 out4[]; };       // (B, TQ, C)
 layout(binding = 2) writeonly buffer Lse { float lse[]; };       // (B, NH, TQ)
 
@@ -39,8 +41,10 @@ void main() {
   const uint T = p.T, C4 = p.C / 4, TQ = p.T - p.FIRST;
   const uint tq = gl_WorkGroupID.x, h = gl_WorkGroupID.y % p.NH, b = gl_WorkGroupID.y / p.NH;
   const uint t = p.FIRST + tq;  // the query's position: keys 0..t
-  const uint row4 = 3 * C4;     // texels per qkv row
+  const uint row4 = C4 + 2 * p.NKV * H4;  // texels per qkv row
   const int head = int(b * T * row4 + h * H4);
+  const uint kv = h / (p.NH / p.NKV);
+  const uint k_off = C4 + kv * H4 - h * H4, v_off = p.NKV * H4;  // k from head; v from k
 
   // q in every lane (the same texels: a uniform index), pre-scaled so that scores are in log2 units
   const float scale = LOG2E / sqrt(float(HS));
@@ -54,14 +58,14 @@ void main() {
   uint key = lane;
   for (uint i = 0; i < steps; ++i) {
     const bool valid = key <= t;
-    const int k_at = head + int(min(key, t) * row4 + C4);  // row's k; v follows C4 texels later
+    const int k_at = head + int(min(key, t) * row4 + k_off);  // row's k; v follows v_off texels later
     vec4 dot4 = vec4(0.0);
     [[unroll]] for (uint d = 0; d < H4; ++d) dot4 += q[d] * imageLoad(qkv4, k_at + int(d));
     const float score = valid ? (dot4.x + dot4.y) + (dot4.z + dot4.w) : LOWEST;
     const float m_new = max(m, score);
     const float keep = exp2(m - m_new), w = valid ? exp2(score - m_new) : 0.0;
     s = s * keep + w;
-    [[unroll]] for (uint d = 0; d < H4; ++d) acc[d] = acc[d] * keep + w * imageLoad(qkv4, k_at + int(C4 + d));
+    [[unroll]] for (uint d = 0; d < H4; ++d) acc[d] = acc[d] * keep + w * imageLoad(qkv4, k_at + int(v_off + d));
     m = m_new;
     key += 8;
   }

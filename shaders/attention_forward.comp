@@ -2,7 +2,9 @@
 // Causal multi-head attention forward, flash-attention style, fp32:
 //   out[b,t,h,:] = sum_{s<=t} softmax_s(q[b,t,h]·k[b,s,h] / sqrt(HS)) · v[b,s,h,:]
 //   lse[b,h,t]   = log sum_{s<=t} exp(q[b,t,h]·k[b,s,h] / sqrt(HS))   (saved for the backward pass)
-// qkv (B,T,3C) holds [q | k | v] per token; head h is columns h·HS.. of each part. Only query rows
+// qkv (B,T,W) holds [q (NH heads) | k (NKV heads) | v (NKV heads)] per token, W = (NH + 2·NKV)·HS;
+// query head h reads key/value head h / (NH/NKV) (grouped-query attention; NKV = NH is plain
+// multi-head, where k is at C and v at 2C). Only query rows
 // t >= FIRST are computed (all keys s <= t are used): out and lse hold rows FIRST..T-1 only, TQ = T -
 // FIRST of them. Training passes FIRST = 0; decoding with a KV cache passes the cached length.
 // One invocation owns one query row: its q and its output accumulator live in registers. A workgroup
@@ -29,6 +31,7 @@ layout(push_constant) uniform Push {
   uint C;
   uint NH;
   uint FIRST;  // first query row computed
+  uint NKV;    // key/value heads, dividing NH
 } p;
 
 layout(local_size_x_id = 0) in;              // BR: query rows per workgroup
@@ -38,9 +41,9 @@ layout(constant_id = 3) const uint LANES = 8;  // floats per broadcast chunk: mi
 
 #ifdef TEXEL
 #extension GL_KHR_shader_subgroup_shuffle : require
-layout(rgba32f, binding = 0) uniform readonly imageBuffer qkv4;  // (B, T, 3C)
+layout(rgba32f, binding = 0) uniform readonly imageBuffer qkv4;  // (B, T, W)
 #else
-layout(binding = 0) readonly buffer Qkv { float qkv[]; };  // (B, T, 3C)
+layout(binding = 0) readonly buffer Qkv { float qkv[]; };  // (B, T, W)
 #endif
 layout(binding = 1) writeonly buffer Out { float out_[]; };  // (B, TQ, C)
 layout(binding = 2) writeonly buffer Lse { float lse[]; };  // (B, NH, TQ)
@@ -72,8 +75,10 @@ void main() {
   const uint t_raw = q0 + gl_LocalInvocationID.x;
   const uint t = min(t_raw, p.T - 1);          // rows past T redo row T-1 and store nothing
   const uint last = min(q0 + gl_WorkGroupSize.x, p.T) - 1;  // the group's last row (uniform)
-  const uint row = 3 * p.C;                    // floats per token in qkv
-  const uint head = b * p.T * row + h * HS;    // q of (b, 0, h); k at +C, v at +2C
+  const uint row = p.C + 2 * p.NKV * HS;       // floats per token in qkv
+  const uint head = b * p.T * row + h * HS;    // q of (b, 0, h)
+  const uint kv = h / (p.NH / p.NKV);          // its key/value head
+  const uint k_off = p.C + kv * HS - h * HS, v_off = k_off + p.NKV * HS;  // k, v of (b, 0, kv) - head
 
   const float q_scale = LOG2E * inversesqrt(float(HS));
   float q[HS];
@@ -90,7 +95,7 @@ void main() {
     float m_new = m;
     [[unroll]] for (uint j = 0; j < BC; ++j) {
       const uint s = s0 + j;
-      const uint k_at = head + min(s, p.T - 1) * row + p.C;
+      const uint k_at = head + min(s, p.T - 1) * row + k_off;
       float dot = 0.0;
       [[unroll]] for (uint d0 = 0; d0 < HS; d0 += CHUNK) {
         const CHUNK_T k = chunk(k_at + d0);
@@ -104,7 +109,7 @@ void main() {
     [[unroll]] for (uint d = 0; d < HS; ++d) o[d] *= rescale;
     [[unroll]] for (uint j = 0; j < BC; ++j) {
       const float weight = exp2(score[j] - m_new);
-      const uint v_at = head + min(s0 + j, p.T - 1) * row + 2 * p.C;
+      const uint v_at = head + min(s0 + j, p.T - 1) * row + v_off;
       l += weight;
       [[unroll]] for (uint d0 = 0; d0 < HS; d0 += CHUNK) {
         const CHUNK_T v = chunk(v_at + d0);

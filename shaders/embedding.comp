@@ -1,7 +1,8 @@
 #version 450
 // Token + position embedding, one variant per define (N = B*T rows of C channels):
 //   EMBEDDING_FORWARD:  out[n, c] = wte[tokens[n], c] + wpe[n % T, c]; a token outside [0, V) gives a
-//                       NaN row, so the loss shows it instead of reading out of bounds.
+//                       NaN row, so the loss shows it instead of reading out of bounds. With
+//                       NO_POSITIONS (rotary models) there is no wpe: out[n, c] = wte[tokens[n], c].
 //   EMBEDDING_DWTE:     dwte[v, c] += sum over n with tokens[n] == v of dout[n, c]   (d out / d wte)
 //   EMBEDDING_DWPE:     dwpe[t, c] += sum over b of dout[b*T + t, c]                  (d out / d wpe)
 // Backward sums run in ascending n (resp. b) inside one invocation: no atomics, bit-reproducible.
@@ -25,8 +26,14 @@ layout(local_size_x_id = 0) in;
 #if defined(EMBEDDING_FORWARD)
 layout(binding = 0) readonly buffer Tokens { int tokens[]; };
 layout(binding = 1) readonly buffer Wte { float wte[]; };
+#ifdef NO_POSITIONS
+layout(binding = 2) writeonly buffer Out { float out_[]; };
+#define POSITION(n, c) 0.0
+#else
 layout(binding = 2) readonly buffer Wpe { float wpe[]; };
 layout(binding = 3) writeonly buffer Out { float out_[]; };
+#define POSITION(n, c) wpe[((n) % p.T) * p.C + (c)]
+#endif
 #elif defined(EMBEDDING_DWTE)
 layout(binding = 0) readonly buffer Tokens { int tokens[]; };
 layout(binding = 1) readonly buffer DOut { float dout[]; };
@@ -49,7 +56,7 @@ void main() {
     if (token >= p.vocab_total)
       out_[i] = uintBitsToFloat(0x7fc00000u);
     else if (local < p.V)  // else another block of the table writes this row
-      out_[i] = wte[local * p.C + c] + wpe[(n % p.T) * p.C + c];
+      out_[i] = wte[local * p.C + c] + POSITION(n, c);
   }
 #elif defined(EMBEDDING_DWTE)
   const uint c = gl_GlobalInvocationID.x;

@@ -1,6 +1,7 @@
-// GELU, tanh approximation (PyTorch approximate='tanh'), for gelu.comp and matvec_texel.comp's GELU
-// epilogue: the includer defines VALUE (float or vec4).
-//   gelu(x) = 0.5 x (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3)
+// The MLP activations for gelu.comp and matvec_texel.comp's epilogue: the includer defines VALUE
+// (float or vec4).
+//   gelu(x) = 0.5 x (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3)   (PyTorch approximate='tanh')
+//   relu2(x) = max(x, 0)^2,  relu2'(x) = 2 max(x, 0)
 // tanh and sech^2 go through e = exp(-2|u|) <= 1, which cannot overflow (GLSL tanh may return NaN for
 // large |u| on some drivers).
 
@@ -22,3 +23,17 @@ VALUE gelu(VALUE v) {
   tanh_sech2(gelu_u(v), t, s2);
   return 0.5 * v * (1.0 + t);
 }
+
+// gelu'(x) = 0.5 (1 + tanh(u)) + 0.5 x sech^2(u) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+VALUE gelu_grad(VALUE v) {
+  VALUE t, s2;
+  tanh_sech2(gelu_u(v), t, s2);
+  return 0.5 * (1.0 + t) + 0.5 * v * s2 * kBeta * (1.0 + 3.0 * kKappa * v * v);
+}
+
+VALUE relu2(VALUE v) {
+  const VALUE r = max(v, 0.0);
+  return r * r;
+}
+
+VALUE relu2_grad(VALUE v) { return 2.0 * max(v, 0.0); }

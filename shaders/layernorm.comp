@@ -1,11 +1,17 @@
 #version 450
-// LayerNorm over the last dim of N rows of C floats (biased variance, eps from the push block).
+// LayerNorm or RMSNorm over the last dim of N rows of C floats (biased variance, eps from the push
+// block). RMSNORM (a specialization constant) takes mean = 0 throughout, so that
+// rstd = 1/sqrt(mean_c(x^2) + eps) and xhat = x*rstd.
 //   LAYERNORM_FORWARD: mean = sum(x)/C, rstd = 1/sqrt(sum((x-mean)^2)/C + eps), xhat = (x-mean)*rstd,
 //     out = xhat*weight + bias; also writes mean[n] and rstd[n]. One workgroup per row (grid-stride).
 //   LAYERNORM_DX: with g = dout*weight (the gradient w.r.t. xhat),
 //     dx += rstd * (g - mean_c(g) - xhat * mean_c(g*xhat))   (ACCUMULATES). One workgroup per row.
+//     RMSNORM: dx += rstd * (g - xhat * mean_c(g*xhat)) (no mean was subtracted, so no mean_c(g)).
 //   LAYERNORM_DPARAMS: dweight[c] += sum_n dout*xhat, dbias[c] += sum_n dout. Workgroups of
 //     (channels x row lanes): lane y sums rows y, y+Y, ... in order, then a fixed tree over y.
+// HAS_WEIGHT / HAS_BIAS false: weight = 1 / bias = 0 (and no dbias; DPARAMS runs only with a
+// weight), their bindings never read or written, so the launcher binds a stand-in there. The flags
+// are specialization constants, folded away when the pipeline is built.
 // Every reduction has a fixed order (sequential per invocation, then a tree): bit-reproducible.
 // Workgroup sizes are powers of two (the launcher checks); the trees halve them.
 
@@ -15,10 +21,13 @@ layout(push_constant) uniform Push {
   float eps;
 } p;
 
+layout(constant_id = 0) const bool RMSNORM = false;
+layout(constant_id = 1) const bool HAS_WEIGHT = true;
+layout(constant_id = 2) const bool HAS_BIAS = true;
 #if defined(LAYERNORM_DPARAMS)
-layout(local_size_x_id = 0, local_size_y_id = 1) in;  // x: channels, y: row lanes
+layout(local_size_x_id = 3, local_size_y_id = 4) in;  // x: channels, y: row lanes
 #else
-layout(local_size_x_id = 0) in;
+layout(local_size_x_id = 3) in;
 #endif
 
 #if defined(LAYERNORM_FORWARD)
@@ -66,14 +75,21 @@ vec2 workgroup_sum(vec2 v) {
 }
 #endif
 
+#if !defined(LAYERNORM_DPARAMS)
+float weight_at(uint c) { return HAS_WEIGHT ? weight[c] : 1.0; }
+#endif
+
 void main() {
 #if defined(LAYERNORM_FORWARD)
   const uint tid = gl_LocalInvocationID.x;
   for (uint row = gl_WorkGroupID.x; row < p.N; row += gl_NumWorkGroups.x) {
     const uint base = row * p.C;
-    float sum = 0.0;
-    for (uint c = tid; c < p.C; c += gl_WorkGroupSize.x) sum += x[base + c];
-    const float m = workgroup_sum(vec2(sum, 0.0)).x / float(p.C);
+    float m = 0.0;
+    if (!RMSNORM) {
+      float sum = 0.0;
+      for (uint c = tid; c < p.C; c += gl_WorkGroupSize.x) sum += x[base + c];
+      m = workgroup_sum(vec2(sum, 0.0)).x / float(p.C);
+    }
     float sq = 0.0;
     for (uint c = tid; c < p.C; c += gl_WorkGroupSize.x) {
       const float d = x[base + c] - m;
@@ -81,7 +97,7 @@ void main() {
     }
     const float r = inversesqrt(workgroup_sum(vec2(sq, 0.0)).x / float(p.C) + p.eps);
     for (uint c = tid; c < p.C; c += gl_WorkGroupSize.x)
-      out_[base + c] = (x[base + c] - m) * r * weight[c] + bias[c];
+      out_[base + c] = (x[base + c] - m) * r * weight_at(c) + (HAS_BIAS ? bias[c] : 0.0);
     if (tid == 0) {
       mean[row] = m;
       rstd[row] = r;
@@ -91,17 +107,18 @@ void main() {
   const uint tid = gl_LocalInvocationID.x;
   for (uint row = gl_WorkGroupID.x; row < p.N; row += gl_NumWorkGroups.x) {
     const uint base = row * p.C;
-    const float m = mean[row], r = rstd[row];
+    const float m = RMSNORM ? 0.0 : mean[row], r = rstd[row];
     vec2 sums = vec2(0.0);  // (sum g, sum g*xhat)
     for (uint c = tid; c < p.C; c += gl_WorkGroupSize.x) {
-      const float g = dout[base + c] * weight[c];
+      const float g = dout[base + c] * weight_at(c);
       sums += vec2(g, g * ((x[base + c] - m) * r));
     }
     const vec2 means = workgroup_sum(sums) / float(p.C);
+    const float mg = RMSNORM ? 0.0 : means.x;
     for (uint c = tid; c < p.C; c += gl_WorkGroupSize.x) {
-      const float g = dout[base + c] * weight[c];
+      const float g = dout[base + c] * weight_at(c);
       const float xhat = (x[base + c] - m) * r;
-      dx[base + c] += r * (g - means.x - xhat * means.y);
+      dx[base + c] += r * (g - mg - xhat * means.y);
     }
   }
 #else  // LAYERNORM_DPARAMS
@@ -111,7 +128,7 @@ void main() {
   if (c < p.C) {
     for (uint row = ly; row < p.N; row += gl_WorkGroupSize.y) {
       const float d = dout[row * p.C + c];
-      sums += vec2(d * ((x[row * p.C + c] - mean[row]) * rstd[row]), d);
+      sums += vec2(d * ((x[row * p.C + c] - (RMSNORM ? 0.0 : mean[row])) * rstd[row]), d);
     }
   }
   partial[ly * gl_WorkGroupSize.x + lx] = sums;
@@ -122,7 +139,7 @@ void main() {
   }
   if (ly == 0 && c < p.C) {
     dweight[c] += partial[lx].x;
-    dbias[c] += partial[lx].y;
+    if (HAS_BIAS) dbias[c] += partial[lx].y;
   }
 #endif
 }

@@ -8,12 +8,14 @@
 // n0 + 8c + j (c < NB) and walks their B rows 4 k at a time; the A values every lane needs arrive as
 // one lane-varying texel load per 32 k (lane i holds A[m, k0 + 4i .. +3]) spread by subgroupShuffle
 // with constant lanes. Columns past N are clamped to a valid row and not stored.
-// LAYERNORM (with BIAS): A is the LayerNorm of the rows of X, applied on the fly (decoding's
-// LayerNorm + projection in one dispatch, where each dispatch costs ~25 us on lavapipe): every
+// NORM (with BIAS): A is the LayerNorm or RMSNorm of the rows of X, applied on the fly (decoding's
+// norm + projection in one dispatch, where each dispatch costs ~25 us on lavapipe): every
 // workgroup first takes the mean and rstd of its M rows (biased variance, eps = EPS; lane partial
 // sums over texels lane, lane + 8, .. merged by xor-shuffles), then reads
-// a = (x - mean) · rstd · ln_weight + ln_bias wherever the plain kernel reads A.
-// GELU (with BIAS and LAYERNORM): C = gelu(...) (gelu_math.glsl), the MLP's first projection.
+// a = (x - mean) · rstd · ln_weight + ln_bias wherever the plain kernel reads A. The specialization
+// constants RMSNORM (mean = 0: rstd = 1/sqrt(mean(x²) + eps)), HAS_WEIGHT and HAS_BIAS (false:
+// ln_weight = 1, ln_bias = 0, their bindings unread) fold away when the pipeline is built.
+// GELU or RELU2 (with BIAS and NORM): C = act(...) (gelu_math.glsl), the MLP's first projection.
 
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_shuffle : require
@@ -40,25 +42,29 @@ layout(rgba32f, binding = 1) uniform readonly imageBuffer B;
 #ifdef BIAS
 layout(binding = 2) readonly buffer Bias { float bias[]; };
 layout(binding = 3) buffer C { float c[]; };
-#ifdef LAYERNORM
+#ifdef NORM
 layout(rgba32f, binding = 4) uniform readonly imageBuffer ln_weight;
 layout(rgba32f, binding = 5) uniform readonly imageBuffer ln_bias;
 layout(constant_id = 2) const float EPS = 1e-5;
+layout(constant_id = 3) const bool RMSNORM = false;
+layout(constant_id = 4) const bool HAS_WEIGHT = true;
+layout(constant_id = 5) const bool HAS_BIAS = true;
 #endif
 #else
 layout(binding = 2) buffer C { float c[]; };
 #endif
 
-#ifdef LAYERNORM
+#ifdef NORM
 float lanes_sum(float v) {  // the sum over the 8 lanes, in every lane
   v += subgroupShuffleXor(v, 1);
   v += subgroupShuffleXor(v, 2);
   return v + subgroupShuffleXor(v, 4);
 }
 float mean_[MR], rstd_[MR];
-// A[m, 4·k4 .. +3] as the LayerNorm's output
+// A[m, 4·k4 .. +3] as the norm's output
 vec4 normed(uint m, vec4 x, int k4) {
-  return (x - mean_[m]) * rstd_[m] * imageLoad(ln_weight, k4) + imageLoad(ln_bias, k4);
+  return (x - mean_[m]) * rstd_[m] * (HAS_WEIGHT ? imageLoad(ln_weight, k4) : vec4(1.0)) +
+         (HAS_BIAS ? imageLoad(ln_bias, k4) : vec4(0.0));
 }
 #define A_AT(m, x, k4) normed(m, x, int(k4))
 #else
@@ -68,11 +74,14 @@ vec4 normed(uint m, vec4 x, int k4) {
 void main() {
   const uint lane = gl_SubgroupInvocationID;
   const uint N = p.N, K4 = p.K / 4, lda4 = p.lda / 4, ldb4 = p.ldb / 4;
-#ifdef LAYERNORM
+#ifdef NORM
   [[unroll]] for (uint m = 0; m < MR; ++m) {
-    vec4 s = vec4(0.0);
-    for (uint k4 = lane; k4 < K4; k4 += 8) s += imageLoad(A, int(m * lda4 + k4));
-    mean_[m] = lanes_sum((s.x + s.y) + (s.z + s.w)) / float(p.K);
+    mean_[m] = 0.0;
+    if (!RMSNORM) {
+      vec4 s = vec4(0.0);
+      for (uint k4 = lane; k4 < K4; k4 += 8) s += imageLoad(A, int(m * lda4 + k4));
+      mean_[m] = lanes_sum((s.x + s.y) + (s.z + s.w)) / float(p.K);
+    }
     vec4 q = vec4(0.0);
     for (uint k4 = lane; k4 < K4; k4 += 8) {
       const vec4 d = imageLoad(A, int(m * lda4 + k4)) - mean_[m];
@@ -123,8 +132,10 @@ void main() {
 #ifdef BIAS
         value += bias[n];
 #endif
-#ifdef GELU
+#if defined(GELU)
         value = gelu(value);
+#elif defined(RELU2)
+        value = relu2(value);
 #endif
         if (p.accumulate != 0) value += c[m * p.ldc + n];
         c[m * p.ldc + n] = value;

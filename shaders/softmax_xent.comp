@@ -3,6 +3,9 @@
 //   losses[n]     = logsumexp(x[n]) - x[n][t]                      (t = targets[n]; 0 where t == -1)
 //   dlogits[n][j] = d(losses[n])/d(x[n][j]) * dloss_scale = (softmax(x[n])[j] - [j == t]) * dloss_scale
 //                   (all zeros where t == -1)
+// softcap > 0: the logits given are already capped, x = cap·tanh(z/cap), and dlogits is the
+// gradient w.r.t. the uncapped z: the above times dx/dz = 1 - (x/cap)² (clamped at 0 against
+// rounding).
 // Max and sum of exp come from one online pass (running max, rescaled sum) and a fixed-order tree over
 // the workgroup: numerically stable and reproducible. dlogits may alias logits: every read of a row's
 // other elements happens before the barriers of the tree, and the write pass reads x[j] and then
@@ -13,6 +16,7 @@ layout(push_constant) uniform Push {
   uint rows;          // N of this dispatch
   uint vocab;         // V
   float dloss_scale;  // multiplies every dlogits element (e.g. 1 / number of counted targets)
+  float softcap;      // > 0: the logits are cap·tanh(z/cap), dlogits is w.r.t. z; 0: plain
 } p;
 
 layout(local_size_x_id = 0) in;  // a power of two (checked by the launcher)
@@ -71,8 +75,14 @@ void main() {
 
     if (tid == 0) losses[row] = valid ? (row_max - x_target) + log(row_sum) : uintBitsToFloat(0x7fc00000u);
     for (uint j = tid; j < p.vocab; j += gl_WorkGroupSize.x) {
-      const float prob = exp(logits[base + j] - row_max) / row_sum;
-      dlogits[base + j] = (prob - (int(j) == target ? 1.0 : 0.0)) * p.dloss_scale;
+      const float x = logits[base + j];
+      const float prob = exp(x - row_max) / row_sum;
+      float d = (prob - (int(j) == target ? 1.0 : 0.0)) * p.dloss_scale;
+      if (p.softcap > 0.0) {  // uniform: the push constant
+        const float r = x / p.softcap;
+        d *= max(1.0 - r * r, 0.0);
+      }
+      dlogits[base + j] = d;
     }
   }
 }

@@ -5,6 +5,8 @@
 // storage buffer (lavapipe's imageStore streams at ~4 GB/s, a vec4 store at ~19: dev/README.md):
 //   losses[n]     = logsumexp(x[n]) - x[n][t]      (t = targets[n]; 0 where t == -1)
 //   dlogits[n][j] = (softmax(x[n])[j] - [j == t]) * dloss_scale      (all zeros where t == -1)
+//   softcap > 0: x = cap·tanh(z/cap) was capped already and dlogits is w.r.t. z: the above times
+//   1 - (x/cap)² (clamped at 0 against rounding)
 // A workgroup is one 8-lane subgroup and each lane owns one row (row = 8·group + lane), so the max and
 // sum of exp are a lane's own online pass (per texel component, then the 4 components merged in a
 // fixed order): reproducible, no shared memory or barriers. dlogits may alias logits: a lane reads
@@ -16,6 +18,7 @@ layout(push_constant) uniform Push {
   uint rows;          // N
   uint vocab;         // V
   float dloss_scale;  // multiplies every dlogits element
+  float softcap;      // > 0: the logits are cap·tanh(z/cap), dlogits is w.r.t. z; 0: plain
 } p;
 
 layout(local_size_x = 8) in;
@@ -62,8 +65,14 @@ void main() {
   const float inv_sum = 1.0 / row_sum;
   ivec4 j = ivec4(0, 1, 2, 3);
   for (int c = 0; c < int(V4); ++c) {
-    const vec4 prob = exp(imageLoad(logits4, base + c) - row_max) * inv_sum;
-    dlogits4[base + c] = (prob - vec4(equal(j, ivec4(target)))) * scale;
+    const vec4 x = imageLoad(logits4, base + c);
+    const vec4 prob = exp(x - row_max) * inv_sum;
+    vec4 d = (prob - vec4(equal(j, ivec4(target)))) * scale;
+    if (p.softcap > 0.0) {  // uniform: the push constant
+      const vec4 r = x / p.softcap;
+      d *= max(1.0 - r * r, 0.0);
+    }
+    dlogits4[base + c] = d;
     j += 4;
   }
 }

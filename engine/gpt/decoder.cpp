@@ -1,18 +1,12 @@
-// KV-cache inference (see decoder.h). The per-layer code mirrors GptModel::forward, on n rows at
-// positions p..p+n-1 instead of B×T: the q/k/v rows go straight into the layer's cache, and attention
-// takes the cache's first p+n rows as keys with only the last n as queries.
+// KV-cache inference (see decoder.h): block_forward, the same block as training, on n rows at
+// positions p..p+n-1 instead of B×T.
 #include "engine/gpt/decoder.h"
 
 #include <algorithm>
 
 #include "common/error.h"
-#include "engine/gpt/lm_head.h"
-#include "engine/ops/attention.h"
-#include "engine/ops/elementwise.h"
+#include "engine/gpt/block.h"
 #include "engine/ops/embedding.h"
-#include "engine/ops/gelu.h"
-#include "engine/ops/layernorm.h"
-#include "engine/ops/matmul.h"
 #include "engine/vk/command_stream.h"
 
 namespace alpha::gpt {
@@ -42,26 +36,36 @@ GptDecoder::GptDecoder(vk::Context& context, const GptConfig& config, int max_ch
       arena_(context) {
   if (max_chunk < 1) fail("the decoder's chunk must hold at least one token, not {}", max_chunk);
   const int64_t C = config_.n_embd, R = max_chunk_, T = config_.seq_len;
+  const int64_t Q = (config_.n_head + 2 * config_.kv_heads()) * config_.head_size();
   shared_parameters_ = shared_parameters != nullptr;
   params_ = shared_parameters_ ? *shared_parameters : arena_.allocate(layout_.total_floats * 4);
-  for (int l = 0; l < config_.n_layer; ++l) cache_.push_back(Tensor::empty(arena_, {1, T, 3 * C}));
+  for (int l = 0; l < config_.n_layer; ++l) cache_.push_back(Tensor::empty(arena_, {1, T, Q}));
   auto& c = chunk_;
   c.tokens = Tensor::empty(arena_, {1, R}, DType::i32);
   c.x = Tensor::empty(arena_, {R, C});
   c.ln = Tensor::empty(arena_, {R, C}), c.mean = Tensor::empty(arena_, {R}), c.rstd = Tensor::empty(arena_, {R});
+  if (transforms_qk(config_)) {
+    c.qkv_raw = Tensor::empty(arena_, {R, Q});
+    c.qk_rstd = Tensor::empty(arena_, {R, config_.n_head + config_.kv_heads()});
+  }
   c.att = Tensor::empty(arena_, {R, C});
   c.lse = Tensor::empty(arena_, {config_.n_head, R});
-  c.fch = Tensor::empty(arena_, {R, 4 * C}), c.fch_gelu = Tensor::empty(arena_, {R, 4 * C});
+  c.fch = Tensor::empty(arena_, {R, 4 * C}), c.fch_act = Tensor::empty(arena_, {R, 4 * C});
   c.lnf = Tensor::empty(arena_, {1, 1, C}), c.lnf_mean = Tensor::empty(arena_, {1});
   c.lnf_rstd = Tensor::empty(arena_, {1});
   c.logits = Tensor::empty(arena_, {1, config_.vocab_size});
+  if (config_.pos == Positions::rope) {
+    c.rope_table = Tensor::empty(arena_, {T, config_.head_size() / 2, 2});
+    upload(arena_, c.rope_table, ops::rope_table(config_.seq_len, config_.head_size(), config_.rope_theta));
+  }
 }
 
-uint64_t GptDecoder::memory_bytes() const {
-  const uint64_t C = config_.n_embd, R = max_chunk_;
-  return (shared_parameters_ ? 0 : layout_.total_floats * 4) +
-         uint64_t(config_.n_layer) * config_.seq_len * 3 * C * 4 +
-         4 * (R * 3 + R * C * 3 + R * 4 * C * 2 + config_.n_head * R + C + 2 + config_.vocab_size);
+uint64_t GptDecoder::memory_bytes() const { return arena_.used_bytes(); }
+
+uint64_t GptDecoder::cache_bytes() const {
+  uint64_t bytes = 0;
+  for (const auto& layer : cache_) bytes += layer.bytes();
+  return bytes;
 }
 
 void GptDecoder::set_parameters(std::span<const float> values) {
@@ -71,48 +75,46 @@ void GptDecoder::set_parameters(std::span<const float> values) {
   arena_.upload(params_, values.data(), values.size_bytes());
 }
 
-Tensor GptDecoder::param(int index) const {
-  const auto& p = layout_.params[index];
-  return Tensor{p.shape, DType::f32, params_.sub(p.offset * 4, p.numel * 4)};
-}
+Tensor GptDecoder::param(int index) const { return parameter_view(layout_, params_, index); }
 
 void GptDecoder::record_chunk(vk::CommandStream& stream, int p, int n) {
-  using ops::Layout;
   const auto& P = layout_;
   const auto& c = chunk_;
-  const int64_t C = config_.n_embd, T = config_.seq_len;
+  const int64_t C = config_.n_embd, T = config_.seq_len, Q = cache_.at(0).cols();
   const int NH = config_.n_head;
-  // this chunk's n rows of each activation
+  // this chunk's n rows of each activation; the block's q/k/v rows go straight into the layer's
+  // cache, and attention takes the cache's first p+n rows as keys with only the last n as queries
+  BlockTensors t;
+  t.ln1 = t.ln2 = first_rows(c.ln, n, C);
+  t.ln1_mean = t.ln2_mean = first_rows(c.mean, n, 0);
+  t.ln1_rstd = t.ln2_rstd = first_rows(c.rstd, n, 0);
+  if (transforms_qk(config_)) {
+    t.qkv_raw = first_rows(c.qkv_raw, n, Q);
+    t.qk_rstd = Tensor{{n, c.qk_rstd.cols()}, DType::f32, c.qk_rstd.slice.sub(0, n * c.qk_rstd.cols() * 4)};
+  }
+  t.atty = first_rows(c.att, n, C);
+  t.lse = Tensor{{1, NH, n}, DType::f32, c.lse.slice.sub(0, int64_t(NH) * n * 4)};
+  t.fch = first_rows(c.fch, n, 4 * C), t.fch_act = first_rows(c.fch_act, n, 4 * C);
   const Tensor x = first_rows(c.x, n, C);
-  const Tensor ln = first_rows(c.ln, n, C), mean = first_rows(c.mean, n, 0), rstd = first_rows(c.rstd, n, 0);
-  const Tensor att = first_rows(c.att, n, C);
-  const Tensor lse{{1, NH, n}, DType::f32, c.lse.slice.sub(0, int64_t(NH) * n * 4)};
-  const Tensor fch = first_rows(c.fch, n, 4 * C), fch_gelu = first_rows(c.fch_gelu, n, 4 * C);
 
   // positions p..p+n-1 read rows p.. of the position table
-  const Tensor wpe{{T - p, C}, DType::f32, param(P.wpe).slice.sub(int64_t(p) * C * 4, (T - p) * C * 4)};
-  ops::embedding_forward(stream, Tensor{{1, n}, DType::i32, c.tokens.slice.sub(0, int64_t(n) * 4)}, param(P.wte), wpe, x,
-                         max_binding_bytes_);
+  std::optional<Tensor> wpe;
+  if (P.wpe != kAbsent)
+    wpe = Tensor{{T - p, C}, DType::f32, param(P.wpe).slice.sub(int64_t(p) * C * 4, (T - p) * C * 4)};
+  ops::embedding_forward(stream, Tensor{{1, n}, DType::i32, c.tokens.slice.sub(0, int64_t(n) * 4)}, param(P.wte),
+                         ptr(wpe), x, max_binding_bytes_);
+  BlockPass pass;
+  pass.decoding = true;
+  pass.T = static_cast<int>(T);  // >= n: row r is at position p + r
+  pass.pos0 = p;
+  pass.rope_table = config_.pos == Positions::rope ? &c.rope_table : nullptr;
   for (int l = 0; l < config_.n_layer; ++l) {
-    const auto& w = P.blocks[l];
-    const Tensor qkv_b = param(w.qkv_b), attn_proj_b = param(w.attn_proj_b), fc_b = param(w.fc_b);
-    const Tensor fc_proj_b = param(w.fc_proj_b);
-    ops::layernorm_matmul_nt(stream, x, param(w.ln1_w), param(w.ln1_b), param(w.qkv_w), qkv_b,
-                             row_range(cache_[l], p, n, 3 * C), ln, mean, rstd);
-    ops::attention_forward(stream, row_range(cache_[l], 0, p + n, 3 * C), att, lse, NH, p);
-    // the residual adds are the projections' accumulate (x += y·Wᵀ + b: the same float sum as an
-    // add after the matmul), one dispatch fewer each on a path that pays ~25 us per dispatch on
-    // lavapipe
-    ops::matmul(stream, att, param(w.attn_proj_w), x, Layout::NT, &attn_proj_b,
-                /*accumulate=*/true);
-    ops::layernorm_matmul_nt(stream, x, param(w.ln2_w), param(w.ln2_b), param(w.fc_w), fc_b, fch,
-                             ln, mean, rstd, &fch_gelu);
-    ops::matmul(stream, fch_gelu, param(w.fc_proj_w), x, Layout::NT, &fc_proj_b,
-                /*accumulate=*/true);
+    t.qkv = row_range(cache_[l], p, n, Q);
+    t.attention_qkv = row_range(cache_[l], 0, p + n, Q);
+    block_forward(stream, config_, block_weights(P, l, params_), x, t, pass);
   }
-  ops::layernorm_forward(stream, row_range(c.x, n - 1, 1, C), param(P.lnf_w), param(P.lnf_b), c.lnf, c.lnf_mean,
-                         c.lnf_rstd);
-  lm_head_forward(stream, c.lnf, param(P.wte), c.logits, max_binding_bytes_);
+  head_forward(stream, config_, P, params_, row_range(c.x, n - 1, 1, C), c.lnf, c.lnf_mean, c.lnf_rstd, c.logits,
+               max_binding_bytes_);
 }
 
 std::vector<float> GptDecoder::append(std::span<const int32_t> tokens) {

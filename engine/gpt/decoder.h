@@ -30,7 +30,10 @@ class GptDecoder {
   // Tokens in the cache and the most it holds (the model's seq_len: its position table's rows).
   int position() const { return position_; }
   int capacity() const { return config_.seq_len; }
-  uint64_t memory_bytes() const;  // parameters + cache + activations
+  uint64_t memory_bytes() const;  // what it allocated: parameters (unless shared) + cache + activations
+  // The per-layer cache: seq_len rows of (n_head + 2·n_kv_head)·head_size floats ([q | k | v]), so
+  // grouped-query attention shrinks it.
+  uint64_t cache_bytes() const;
 
   void set_parameters(std::span<const float> values);  // the parameter layout's floats; not with shared ones
   void reset() { position_ = 0; }                       // forget the cached context
@@ -55,15 +58,17 @@ class GptDecoder {
   vk::Arena arena_;
   vk::BufferSlice params_;
   bool shared_parameters_ = false;
-  std::vector<Tensor> cache_;  // per layer (1, seq_len, 3C): rows of [q | k | v]; k and v are the KV cache
+  std::vector<Tensor> cache_;  // per layer (1, seq_len, Q): rows of [q | k | v]; k and v are the KV cache
   struct Chunk {
     Tensor tokens;                 // (1, max_chunk) i32
     Tensor x;                      // (max_chunk, C): the residual stream
     Tensor ln, mean, rstd;         // (max_chunk, C), (max_chunk), (max_chunk)
+    Tensor qkv_raw, qk_rstd;       // (max_chunk, Q), (max_chunk, NH + NKV): before QK-norm/rotary
     Tensor att, lse;               // (max_chunk, C), (NH, max_chunk)
-    Tensor fch, fch_gelu;          // (max_chunk, 4C)
+    Tensor fch, fch_act;           // (max_chunk, 4C)
     Tensor lnf, lnf_mean, lnf_rstd;  // (1, C), (1), (1): only the last row reaches the head
     Tensor logits;                 // (1, V)
+    Tensor rope_table;             // (seq_len, HS/2, 2) when pos = rope
   } chunk_;
 };
 

@@ -7,7 +7,10 @@ namespace alpha::gpt {
 
 int64_t flops_parameter_count(const GptConfig& config) {
   ParameterLayout layout(config);
-  return layout.count() - layout.params[layout.wpe].numel;
+  int64_t n = layout.count();
+  if (layout.wpe != kAbsent) n -= layout.params[layout.wpe].numel;                     // a lookup
+  if (layout.lm_head != layout.wte) n -= layout.params[layout.wte].numel;              // untied: wte is a lookup
+  return n;
 }
 
 double train_flops_per_token(const GptConfig& config, int seq) {

@@ -26,7 +26,8 @@ constexpr double mfu(double achieved_flops_per_s, double peak_flops_per_s) {
   return peak_flops_per_s > 0 ? achieved_flops_per_s / peak_flops_per_s : 0.0;
 }
 
-// N as above for a config: ParameterLayout(config).count() minus the position table (seq_len·C).
+// N as above for a config: ParameterLayout(config).count() minus the position table (seq_len·C),
+// and minus wte when the LM head is untied (then wte is only a lookup and lm_head the matmul).
 int64_t flops_parameter_count(const GptConfig& config);
 // train_flops_per_token for a config at sequence length `seq` (the T actually trained).
 double train_flops_per_token(const GptConfig& config, int seq);

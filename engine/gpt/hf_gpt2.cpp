@@ -27,6 +27,9 @@ SafetensorsTensor transposed(const ParameterInfo& p, std::span<const float> para
 
 std::vector<SafetensorsTensor> hf_gpt2_tensors(const ParameterLayout& layout,
                                                std::span<const float> params) {
+  if (layout.wpe == kAbsent || layout.lnf_b == kAbsent || layout.lm_head != layout.wte)
+    fail("Hugging Face GPT-2 export needs the gpt2 architecture (learned positions, LayerNorm with weights "
+         "and biases, tied head); this model is another one");
   if (static_cast<int64_t>(params.size()) != layout.total_floats)
     fail("the parameter buffer holds {} floats, the model's layout {}: another model config",
          params.size(), layout.total_floats);

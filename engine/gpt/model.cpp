@@ -13,6 +13,7 @@
 #include "engine/ops/bias_grad.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/embedding.h"
+#include "engine/gpt/block.h"
 #include "engine/ops/gelu.h"
 #include "engine/ops/launch.h"
 #include "engine/ops/layernorm.h"
@@ -25,25 +26,17 @@ namespace alpha::gpt {
 
 using ops::Layout;
 
-// The activations by name; their shapes, order and lifetimes are for_each_activation's.
-struct LayerActivations {
-  Tensor ln1, ln1_mean, ln1_rstd;
-  Tensor qkv;
-  Tensor atty, lse;
-  Tensor attproj, residual2;
-  Tensor ln2, ln2_mean, ln2_rstd;
-  Tensor fch, fch_gelu;
-  Tensor fcproj, residual3;
-};
-
+// The activations by name; their shapes, order and lifetimes are for_each_activation's. A layer's
+// are block_forward's BlockTensors.
 struct GptModel::Activations {
   Tensor tokens, targets, encoded;
-  std::vector<LayerActivations> layers;
+  std::vector<BlockTensors> layers;
   Tensor lnf, lnf_mean, lnf_rstd;
   Tensor logits;  // holds dlogits after the fused loss
   Tensor losses;
   Tensor dresidual, dln, dqkv, dfch;   // backward scratch, reused by every layer
   Tensor partials, loss_sum, norm_sq;  // reductions
+  Tensor rope_table;                   // (seq_len, head_size/2, 2) cos and sin, when pos = rope
 };
 
 namespace {
@@ -51,16 +44,18 @@ namespace {
 constexpr int64_t kPartials = std::max<int64_t>(ops::kReduceGroups, ops::kNormPartials);
 
 // What keeps an activation alive: the forward's outputs that the backward reads (and the batch and
-// the logits), or scratch that one pass reuses across layers.
-enum class Lifetime { saved, scratch };
+// the logits), scratch that one pass reuses across layers, or a constant uploaded once.
+enum class Lifetime { saved, scratch, constant };
 
 // The one list of activations, in allocation order: visit(tensor, shape, dtype, lifetime) for each.
 // The Activations struct declares them, the constructor allocates through this, plan_memory sums
-// through it; a new activation is one line here (and its member).
+// through it; a new activation is one line here (and its member). Tensors an architecture does not
+// use are not visited (and stay empty).
 template <class Visit>
 void for_each_activation(GptModel::Activations& a, const GptConfig& c, int64_t B, int64_t T,
                          Visit&& visit) {
   const int64_t C = c.n_embd, NH = c.n_head, V = c.vocab_size, N = B * T;
+  const int64_t Q = (c.n_head + 2 * c.kv_heads()) * c.head_size(), H = 4 * C;
   const auto f32 = DType::f32;
   const auto saved = Lifetime::saved, scratch = Lifetime::scratch;
   visit(a.tokens, {B, T}, DType::i32, saved);
@@ -71,7 +66,11 @@ void for_each_activation(GptModel::Activations& a, const GptConfig& c, int64_t B
     visit(l.ln1, {B, T, C}, f32, saved);
     visit(l.ln1_mean, {N}, f32, saved);
     visit(l.ln1_rstd, {N}, f32, saved);
-    visit(l.qkv, {B, T, 3 * C}, f32, saved);
+    if (transforms_qk(c)) {
+      visit(l.qkv_raw, {B, T, Q}, f32, saved);
+      visit(l.qk_rstd, {N, c.n_head + c.kv_heads()}, f32, saved);
+    }
+    visit(l.qkv, {B, T, Q}, f32, saved);
     visit(l.atty, {B, T, C}, f32, saved);
     visit(l.lse, {B, NH, T}, f32, saved);
     visit(l.attproj, {B, T, C}, f32, saved);
@@ -79,8 +78,8 @@ void for_each_activation(GptModel::Activations& a, const GptConfig& c, int64_t B
     visit(l.ln2, {B, T, C}, f32, saved);
     visit(l.ln2_mean, {N}, f32, saved);
     visit(l.ln2_rstd, {N}, f32, saved);
-    visit(l.fch, {B, T, 4 * C}, f32, saved);
-    visit(l.fch_gelu, {B, T, 4 * C}, f32, saved);
+    visit(l.fch, {B, T, H}, f32, saved);
+    visit(l.fch_act, {B, T, H}, f32, saved);
     visit(l.fcproj, {B, T, C}, f32, saved);
     visit(l.residual3, {B, T, C}, f32, saved);
   }
@@ -91,11 +90,12 @@ void for_each_activation(GptModel::Activations& a, const GptConfig& c, int64_t B
   visit(a.losses, {B, T}, f32, saved);
   visit(a.dresidual, {B, T, C}, f32, scratch);
   visit(a.dln, {B, T, C}, f32, scratch);
-  visit(a.dqkv, {B, T, 3 * C}, f32, scratch);
-  visit(a.dfch, {B, T, 4 * C}, f32, scratch);
+  visit(a.dqkv, {B, T, Q}, f32, scratch);
+  visit(a.dfch, {B, T, H}, f32, scratch);
   visit(a.partials, {kPartials}, f32, scratch);
   visit(a.loss_sum, {1}, f32, scratch);
   visit(a.norm_sq, {1}, f32, scratch);
+  if (c.pos == Positions::rope) visit(a.rope_table, {c.seq_len, c.head_size() / 2, 2}, f32, Lifetime::constant);
 }
 
 // Bytes of the activations with this lifetime, as the arena allocates them (256-byte granules).
@@ -125,7 +125,8 @@ std::vector<MemoryGroup> GptModel::plan_memory(const GptConfig& config, int B, i
           {"gradients", param_bytes},
           {"adamw m", param_bytes},
           {"adamw v", param_bytes},
-          {"activations", activation_bytes(config, B, T, Lifetime::saved)},
+          {"activations", activation_bytes(config, B, T, Lifetime::saved) +
+                              activation_bytes(config, B, T, Lifetime::constant)},
           {"backward scratch", activation_bytes(config, B, T, Lifetime::scratch)}};
 }
 
@@ -177,6 +178,8 @@ GptModel::GptModel(vk::Context& context, const GptConfig& config, int B, int T, 
                         t = Tensor::empty(arena_, shape, dtype);
                       });
 
+  if (config_.pos == Positions::rope)
+    upload(arena_, acts_->rope_table, ops::rope_table(config_.seq_len, config_.head_size(), config_.rope_theta));
   // AdamW state starts at zero; gradients too.
   vk::CommandStream stream(context_);
   fill_buffer(stream, adam_m_, layout_.total_floats, 0.0f);
@@ -197,13 +200,8 @@ void GptModel::fill_buffer(vk::CommandStream& stream, const vk::BufferSlice& buf
   }
 }
 
-Tensor GptModel::view(const vk::BufferSlice& buffer, int index) const {
-  const auto& p = layout_.params[index];
-  return Tensor{p.shape, DType::f32, buffer.sub(p.offset * 4, p.numel * 4)};
-}
-
-Tensor GptModel::parameter(int index) const { return view(params_, index); }
-Tensor GptModel::gradient(int index) const { return view(grads_, index); }
+Tensor GptModel::parameter(int index) const { return parameter_view(layout_, params_, index); }
+Tensor GptModel::gradient(int index) const { return parameter_view(layout_, grads_, index); }
 
 void GptModel::set_parameters(std::span<const float> values) {
   if (static_cast<int64_t>(values.size()) != layout_.total_floats)
@@ -251,34 +249,24 @@ void GptModel::set_batch(std::span<const int32_t> tokens, std::span<const int32_
 void GptModel::forward(vk::CommandStream& stream, bool with_loss, float dloss_scale) {
   auto& a = *acts_;
   const auto& P = layout_;
-  const int NH = config_.n_head;
-  auto param = [&](int index) { return parameter(index); };
-
-  ops::embedding_forward(stream, a.tokens, param(P.wte), param(P.wpe), a.encoded, max_binding_bytes_);
+  const auto wpe = optional_view(P, params_, P.wpe);
+  ops::embedding_forward(stream, a.tokens, parameter(P.wte), ptr(wpe), a.encoded, max_binding_bytes_);
+  BlockPass pass;
+  pass.T = T_;
+  pass.rope_table = config_.pos == Positions::rope ? &a.rope_table : nullptr;
   for (int l = 0; l < config_.n_layer; ++l) {
-    const auto& w = P.blocks[l];
     auto& x = a.layers[l];
-    const Tensor& residual = l == 0 ? a.encoded : a.layers[l - 1].residual3;
-    Tensor qkv_b = param(w.qkv_b), attn_proj_b = param(w.attn_proj_b), fc_b = param(w.fc_b), fc_proj_b = param(w.fc_proj_b);
-    ops::layernorm_forward(stream, residual, param(w.ln1_w), param(w.ln1_b), x.ln1, x.ln1_mean, x.ln1_rstd);
-    ops::matmul(stream, x.ln1, param(w.qkv_w), x.qkv, Layout::NT, &qkv_b);                     // (B,T,3C)
-    ops::attention_forward(stream, x.qkv, x.atty, x.lse, NH);                                   // (B,T,C)
-    ops::matmul(stream, x.atty, param(w.attn_proj_w), x.attproj, Layout::NT, &attn_proj_b);     // (B,T,C)
-    ops::add(stream, residual, x.attproj, x.residual2);
-    ops::layernorm_forward(stream, x.residual2, param(w.ln2_w), param(w.ln2_b), x.ln2, x.ln2_mean, x.ln2_rstd);
-    ops::matmul(stream, x.ln2, param(w.fc_w), x.fch, Layout::NT, &fc_b);                        // (B,T,4C)
-    ops::gelu_forward(stream, x.fch, x.fch_gelu);
-    ops::matmul(stream, x.fch_gelu, param(w.fc_proj_w), x.fcproj, Layout::NT, &fc_proj_b);      // (B,T,C)
-    ops::add(stream, x.residual2, x.fcproj, x.residual3);
+    x.attention_qkv = x.qkv;
+    block_forward(stream, config_, block_weights(P, l, params_), l == 0 ? a.encoded : a.layers[l - 1].residual3, x,
+                  pass);
   }
-  ops::layernorm_forward(stream, a.layers.back().residual3, param(P.lnf_w), param(P.lnf_b), a.lnf, a.lnf_mean,
-                         a.lnf_rstd);
-  lm_head_forward(stream, a.lnf, parameter(P.wte), a.logits, max_binding_bytes_);  // (B,T,V) = lnf · wteᵀ (tied)
+  head_forward(stream, config_, P, params_, a.layers.back().residual3, a.lnf, a.lnf_mean, a.lnf_rstd, a.logits,
+               max_binding_bytes_);
   if (!with_loss) return;
   if (valid_targets_ == 0) fail("forward: every target of the batch is ignored (-1); there is no loss to compute");
   ops::softmax_cross_entropy(stream, a.logits, a.targets, a.losses, a.logits,
-                             dloss_scale != 0 ? dloss_scale : 1.0f / valid_targets_,
-                             max_binding_bytes_);
+                             dloss_scale != 0 ? dloss_scale : 1.0f / valid_targets_, max_binding_bytes_,
+                             config_.logit_softcap);
   ops::reduce_sum(stream, a.losses, a.partials, a.loss_sum);
 }
 
@@ -289,46 +277,55 @@ void GptModel::backward(vk::CommandStream& stream) {
   const auto& P = layout_;
   const int NH = config_.n_head;
   const int64_t N = int64_t(B_) * T_;
-  auto param = [&](int index) { return parameter(index); };
+  const auto norm = norm_kind(config_);
   auto grad = [&](int index) { return gradient(index); };
-  auto bias_grad = [&](const Tensor& dy, int index) { ops::bias_grad(stream, dy, grad(index)); };
+  auto bias_grad = [&](const Tensor& dy, const Tensor& db) { ops::bias_grad(stream, dy, db); };
   auto rows = [&](Tensor t, int64_t cols) {  // (B,T,X) as (N,X)
     t.shape = {N, cols};
     return t;
   };
-  const int64_t C = config_.n_embd;
+  const int64_t C = config_.n_embd, Q = a.dqkv.cols(), H = a.dfch.cols();
 
-  // the fused loss left d(loss)/d(logits) in the logits buffer: dlnf into dln, dwte +=
-  lm_head_backward(stream, a.lnf, a.dln, param(P.wte), grad(P.wte), a.logits, max_binding_bytes_);
+  // the fused loss left d(loss)/d(logits) in the logits buffer (through the soft cap): dlnf into
+  // dln, dhead +=
+  lm_head_backward(stream, a.lnf, a.dln, parameter(P.lm_head), grad(P.lm_head), a.logits, max_binding_bytes_);
   ops::fill(stream, a.dresidual, 0.0f);
-  ops::layernorm_backward(stream, a.dln, a.layers.back().residual3, param(P.lnf_w), a.lnf_mean, a.lnf_rstd,
-                          a.dresidual, grad(P.lnf_w), grad(P.lnf_b));
+  {
+    const auto w = optional_view(P, params_, P.lnf_w);
+    const auto dw = optional_view(P, grads_, P.lnf_w), db = optional_view(P, grads_, P.lnf_b);
+    ops::norm_backward(stream, norm, a.dln, a.layers.back().residual3, ptr(w), a.lnf_mean, a.lnf_rstd, a.dresidual,
+                       ptr(dw), ptr(db));
+  }
   for (int l = config_.n_layer - 1; l >= 0; --l) {
-    const auto& w = P.blocks[l];
+    const auto w = block_weights(P, l, params_), g = block_weights(P, l, grads_);
     auto& x = a.layers[l];
     const Tensor& residual = l == 0 ? a.encoded : a.layers[l - 1].residual3;
     // dresidual = d(residual3) = d(fcproj) = d(residual2) so far
-    ops::matmul(stream, a.dresidual, param(w.fc_proj_w), a.dfch, Layout::NN);                       // (B,T,4C)
-    ops::matmul(stream, rows(a.dresidual, C), rows(x.fch_gelu, 4 * C), grad(w.fc_proj_w), Layout::TN, nullptr, true);
-    bias_grad(rows(a.dresidual, C), w.fc_proj_b);
-    ops::gelu_backward(stream, x.fch, a.dfch, a.dfch);
-    ops::matmul(stream, a.dfch, param(w.fc_w), a.dln, Layout::NN);                                  // (B,T,C)
-    ops::matmul(stream, rows(a.dfch, 4 * C), rows(x.ln2, C), grad(w.fc_w), Layout::TN, nullptr, true);
-    bias_grad(rows(a.dfch, 4 * C), w.fc_b);
-    ops::layernorm_backward(stream, a.dln, x.residual2, param(w.ln2_w), x.ln2_mean, x.ln2_rstd, a.dresidual,
-                            grad(w.ln2_w), grad(w.ln2_b));
+    ops::matmul(stream, a.dresidual, w.fc_proj_w, a.dfch, Layout::NN);                       // (B,T,H)
+    ops::matmul(stream, rows(a.dresidual, C), rows(x.fch_act, H), g.fc_proj_w, Layout::TN, nullptr, true);
+    bias_grad(rows(a.dresidual, C), g.fc_proj_b);
+    ops::activation_backward(stream, mlp_activation(config_), x.fch, a.dfch, a.dfch);
+    ops::matmul(stream, a.dfch, w.fc_w, a.dln, Layout::NN);                                  // (B,T,C)
+    ops::matmul(stream, rows(a.dfch, H), rows(x.ln2, C), g.fc_w, Layout::TN, nullptr, true);
+    bias_grad(rows(a.dfch, H), g.fc_b);
+    ops::norm_backward(stream, norm, a.dln, x.residual2, ptr(w.ln2_w), x.ln2_mean, x.ln2_rstd, a.dresidual,
+                       ptr(g.ln2_w), ptr(g.ln2_b));
     // dresidual = d(residual2) = d(attproj) = d(residual) so far
-    ops::matmul(stream, a.dresidual, param(w.attn_proj_w), a.dln, Layout::NN);                      // datty (B,T,C)
-    ops::matmul(stream, rows(a.dresidual, C), rows(x.atty, C), grad(w.attn_proj_w), Layout::TN, nullptr, true);
-    bias_grad(rows(a.dresidual, C), w.attn_proj_b);
-    ops::attention_backward(stream, a.dln, x.qkv, x.atty, x.lse, a.dqkv, NH);                       // (B,T,3C)
-    ops::matmul(stream, a.dqkv, param(w.qkv_w), a.dln, Layout::NN);                                 // dln1 (B,T,C)
-    ops::matmul(stream, rows(a.dqkv, 3 * C), rows(x.ln1, C), grad(w.qkv_w), Layout::TN, nullptr, true);
-    bias_grad(rows(a.dqkv, 3 * C), w.qkv_b);
-    ops::layernorm_backward(stream, a.dln, residual, param(w.ln1_w), x.ln1_mean, x.ln1_rstd, a.dresidual,
-                            grad(w.ln1_w), grad(w.ln1_b));
+    ops::matmul(stream, a.dresidual, w.attn_proj_w, a.dln, Layout::NN);                      // datty (B,T,C)
+    ops::matmul(stream, rows(a.dresidual, C), rows(x.atty, C), g.attn_proj_w, Layout::TN, nullptr, true);
+    bias_grad(rows(a.dresidual, C), g.attn_proj_b);
+    ops::attention_backward(stream, a.dln, x.qkv, x.atty, x.lse, a.dqkv, NH, config_.kv_heads());  // (B,T,Q)
+    if (transforms_qk(config_))  // d(qkv) -> d(qkv_raw), in place
+      ops::qk_transform_backward(stream, qk_transform(config_), a.dqkv, x.qkv_raw, x.qk_rstd,
+                                 config_.pos == Positions::rope ? a.rope_table : x.qk_rstd, a.dqkv, T_);
+    ops::matmul(stream, a.dqkv, w.qkv_w, a.dln, Layout::NN);                                 // dln1 (B,T,C)
+    ops::matmul(stream, rows(a.dqkv, Q), rows(x.ln1, C), g.qkv_w, Layout::TN, nullptr, true);
+    bias_grad(rows(a.dqkv, Q), g.qkv_b);
+    ops::norm_backward(stream, norm, a.dln, residual, ptr(w.ln1_w), x.ln1_mean, x.ln1_rstd, a.dresidual,
+                       ptr(g.ln1_w), ptr(g.ln1_b));
   }
-  ops::embedding_backward(stream, a.tokens, a.dresidual, grad(P.wte), grad(P.wpe), max_binding_bytes_);
+  const auto dwpe = optional_view(P, grads_, P.wpe);
+  ops::embedding_backward(stream, a.tokens, a.dresidual, grad(P.wte), ptr(dwpe), max_binding_bytes_);
 }
 
 void GptModel::optimizer_step(vk::CommandStream& stream, const ops::AdamWConfig& config) {

@@ -1,4 +1,4 @@
-// A GPT-2 model on the device: parameters, gradients, AdamW state and every activation for a B×T
+// A GPT model (GPT-2 or another architecture of GptConfig) on the device: parameters, gradients, AdamW state and every activation for a B×T
 // batch live in one arena sized at construction (asking for more later is an error, not a
 // reallocation). forward/backward/optimizer record kernel calls into a command stream, in model
 // order; the host uploads a batch and reads back only the loss and the gradient norm.
@@ -89,7 +89,6 @@ class GptModel {
   struct Activations;
 
  private:
-  Tensor view(const vk::BufferSlice& buffer, int index) const;
   std::vector<float> download_buffer(const vk::BufferSlice& buffer);  // a whole parameter-layout buffer
   void fill_buffer(vk::CommandStream& stream, const vk::BufferSlice& buffer, int64_t floats, float value);
 

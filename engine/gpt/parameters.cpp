@@ -9,6 +9,7 @@ namespace alpha::gpt {
 
 ParameterLayout::ParameterLayout(const GptConfig& config) {
   const int64_t C = config.n_embd, V = config.vocab_size, T = config.seq_len;
+  const int64_t Q = (config.n_head + 2 * config.kv_heads()) * config.head_size();  // q, k, v widths
   int64_t offset = 0;
   auto add = [&](std::string name, std::vector<int64_t> shape, bool decay) {
     ParameterInfo p{std::move(name), std::move(shape), offset, 1, decay};
@@ -18,13 +19,15 @@ ParameterLayout::ParameterLayout(const GptConfig& config) {
     return static_cast<int>(params.size() - 1);
   };
   blocks.resize(config.n_layer);
+  const bool norm_weight = config.norm_params, norm_bias = config.norm_params && config.norm == Norm::layernorm;
   // weight-decayed: embeddings and matrices
   wte = add("wte.weight", {V, C}, true);
-  wpe = add("wpe.weight", {T, C}, true);
+  if (config.pos == Positions::learned) wpe = add("wpe.weight", {T, C}, true);
+  lm_head = config.tie_embeddings ? wte : add("lm_head.weight", {V, C}, true);
   for (int l = 0; l < config.n_layer; ++l) {
     auto& b = blocks[l];
     std::string h = fmt::format("h.{}.", l);
-    b.qkv_w = add(h + "attn.c_attn.weight", {3 * C, C}, true);
+    b.qkv_w = add(h + "attn.c_attn.weight", {Q, C}, true);
     b.attn_proj_w = add(h + "attn.c_proj.weight", {C, C}, true);
     b.fc_w = add(h + "mlp.c_fc.weight", {4 * C, C}, true);
     b.fc_proj_w = add(h + "mlp.c_proj.weight", {C, 4 * C}, true);
@@ -34,17 +37,17 @@ ParameterLayout::ParameterLayout(const GptConfig& config) {
   for (int l = 0; l < config.n_layer; ++l) {
     auto& b = blocks[l];
     std::string h = fmt::format("h.{}.", l);
-    b.ln1_w = add(h + "ln_1.weight", {C}, false);
-    b.ln1_b = add(h + "ln_1.bias", {C}, false);
-    b.qkv_b = add(h + "attn.c_attn.bias", {3 * C}, false);
+    b.ln1_w = norm_weight ? add(h + "ln_1.weight", {C}, false) : kAbsent;
+    b.ln1_b = norm_bias ? add(h + "ln_1.bias", {C}, false) : kAbsent;
+    b.qkv_b = add(h + "attn.c_attn.bias", {Q}, false);
     b.attn_proj_b = add(h + "attn.c_proj.bias", {C}, false);
-    b.ln2_w = add(h + "ln_2.weight", {C}, false);
-    b.ln2_b = add(h + "ln_2.bias", {C}, false);
+    b.ln2_w = norm_weight ? add(h + "ln_2.weight", {C}, false) : kAbsent;
+    b.ln2_b = norm_bias ? add(h + "ln_2.bias", {C}, false) : kAbsent;
     b.fc_b = add(h + "mlp.c_fc.bias", {4 * C}, false);
     b.fc_proj_b = add(h + "mlp.c_proj.bias", {C}, false);
   }
-  lnf_w = add("ln_f.weight", {C}, false);
-  lnf_b = add("ln_f.bias", {C}, false);
+  if (norm_weight) lnf_w = add("ln_f.weight", {C}, false);
+  if (norm_bias) lnf_b = add("ln_f.bias", {C}, false);
   total_floats = offset;
 }
 

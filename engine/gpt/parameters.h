@@ -2,7 +2,9 @@
 // Gradients and AdamW m/v use the same layout in their own buffers. Matrices and embeddings (weight
 // decay) come first, then LayerNorm parameters and biases (no decay), so AdamW is two dispatches.
 // Names follow GPT-2's checkpoints (wte, wpe, h.N.ln_1.weight, h.N.attn.c_attn.weight, ...), with
-// linear weights stored (out, in) like torch.nn.Linear.
+// linear weights stored (out, in) like torch.nn.Linear. The architecture decides which exist: no
+// wpe with rotary positions, no norm weights when the norms are parameter-free, no norm biases
+// with RMSNorm, and an lm_head.weight (V, C) when the head is untied. Absent ones have index -1.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +25,9 @@ struct ParameterInfo {
 
 constexpr int64_t kParameterAlignment = 64;  // floats (256 bytes): any device's storage-buffer offset alignment
 
-// Indices into ParameterLayout::params for one block.
+constexpr int kAbsent = -1;
+
+// Indices into ParameterLayout::params for one block (ln*_w/ln*_b may be kAbsent).
 struct BlockParameters {
   int ln1_w, ln1_b, qkv_w, qkv_b, attn_proj_w, attn_proj_b, ln2_w, ln2_b, fc_w, fc_b, fc_proj_w, fc_proj_b;
 };
@@ -31,7 +35,8 @@ struct BlockParameters {
 struct ParameterLayout {
   std::vector<ParameterInfo> params;
   std::vector<BlockParameters> blocks;
-  int wte = 0, wpe = 0, lnf_w = 0, lnf_b = 0;
+  int wte = 0, wpe = kAbsent, lnf_w = kAbsent, lnf_b = kAbsent;
+  int lm_head = 0;  // the LM head's weight: wte when tied
   int64_t decay_floats = 0;  // [0, decay_floats) has weight decay
   int64_t total_floats = 0;  // including alignment padding
   int64_t count() const;     // parameters, without padding

@@ -12,14 +12,15 @@
 namespace alpha::ops {
 
 struct AttentionPush {  // twin of attention_backward.comp's Push
-  uint32_t T, C, NH;
+  uint32_t T, C, NH, NKV;
 };
-static_assert(sizeof(AttentionPush) == 12);
+static_assert(sizeof(AttentionPush) == 16);
 struct AttentionForwardPush {  // twin of attention_forward.comp's Push
-  AttentionPush shape;
+  uint32_t T, C, NH;
   uint32_t first;  // first query row computed
+  uint32_t NKV;
 };
-static_assert(sizeof(AttentionForwardPush) == 16);
+static_assert(sizeof(AttentionForwardPush) == 20);
 
 constexpr int64_t kMaxHeadSize = 128;  // q, the accumulator and friends are HS registers each
 
@@ -56,18 +57,21 @@ static std::vector<uint32_t> constants_for(const char* op, const vk::CommandStre
 }
 
 struct AttentionShape {
-  int64_t B, T, C, NH, HS;
+  int64_t B, T, C, NH, HS, NKV;
+  int64_t width() const { return C + 2 * NKV * HS; }  // of a qkv row
 };
 
-// Checks qkv (B,T,3C) and NH; returns the dimensions.
-static AttentionShape qkv_shape(const char* op, const Tensor& qkv, int NH) {
+// Checks qkv (B,T,(NH + 2·NKV)·HS), NH and NKV (0: NH); returns the dimensions.
+static AttentionShape qkv_shape(const char* op, const Tensor& qkv, int NH, int NKV) {
   require_f32(qkv, op, "qkv");
-  if (qkv.shape.size() != 3 || qkv.shape[2] % 3 != 0)
-    fail("{}: qkv is {}, expected (B, T, 3C)", op, qkv.shape_string());
-  AttentionShape s{qkv.shape[0], qkv.shape[1], qkv.shape[2] / 3, NH, 0};
-  if (NH < 1 || s.C % NH != 0)
-    fail("{}: C = {} (qkv {}) is not divisible by NH = {}", op, s.C, qkv.shape_string(), NH);
-  s.HS = s.C / NH;
+  if (NKV == 0) NKV = NH;
+  if (NH < 1 || NKV < 1 || NH % NKV != 0)
+    fail("{}: {} key/value heads do not divide {} query heads", op, NKV, NH);
+  if (qkv.shape.size() != 3 || qkv.shape[2] % (NH + 2 * NKV) != 0)
+    fail("{}: qkv is {}, expected (B, T, (NH + 2·NKV)·HS) with NH = {}, NKV = {}", op, qkv.shape_string(), NH,
+         NKV);
+  const int64_t HS = qkv.shape[2] / (NH + 2 * NKV);
+  AttentionShape s{qkv.shape[0], qkv.shape[1], HS * NH, NH, HS, NKV};
   if (s.HS % 8 != 0)
     fail("{}: head size C/NH = {}/{} = {} is not a multiple of 8", op, s.C, NH, s.HS);
   if (s.HS > kMaxHeadSize)
@@ -91,7 +95,8 @@ static vk::Groups groups_for(const AttentionShape& s, const AttentionTile& tile,
 }
 
 static AttentionPush push_for(const AttentionShape& s) {
-  return {static_cast<uint32_t>(s.T), static_cast<uint32_t>(s.C), static_cast<uint32_t>(s.NH)};
+  return {static_cast<uint32_t>(s.T), static_cast<uint32_t>(s.C), static_cast<uint32_t>(s.NH),
+          static_cast<uint32_t>(s.NKV)};
 }
 
 // The TEXEL variants (CPU devices): 32-float chunks, so HS % 32 == 0, and every texel-read operand
@@ -103,9 +108,9 @@ static bool uses_texel_attention(const vk::CommandStream& stream, const Attentio
 }
 
 void attention_forward(vk::CommandStream& stream, const Tensor& qkv, const Tensor& out,
-                       const Tensor& lse, int NH, int64_t first_query) {
+                       const Tensor& lse, int NH, int64_t first_query, int NKV) {
   const char* op = "attention_forward";
-  const AttentionShape s = qkv_shape(op, qkv, NH);
+  const AttentionShape s = qkv_shape(op, qkv, NH, NKV);
   if (first_query < 0 || first_query >= s.T)
     fail("{}: first query row {} is outside the {} rows of qkv", op, first_query, s.T);
   const int64_t rows = s.T - first_query;
@@ -115,7 +120,9 @@ void attention_forward(vk::CommandStream& stream, const Tensor& qkv, const Tenso
   require_shape(op, "lse", lse, {s.B, s.NH, rows});
   const AttentionTile tile = tile_for(stream);
   const bool texel = uses_texel_attention(stream, s, {&qkv}, lse);
-  const AttentionForwardPush push{push_for(s), static_cast<uint32_t>(first_query)};
+  const AttentionForwardPush push{static_cast<uint32_t>(s.T), static_cast<uint32_t>(s.C),
+                                  static_cast<uint32_t>(s.NH), static_cast<uint32_t>(first_query),
+                                  static_cast<uint32_t>(s.NKV)};
   if (texel && rows <= kDecodeQueryRows && vec4_stores_fit(stream, {&out})) {
     // decoding: a workgroup per (sequence, head, query row), its lanes splitting the keys
     const auto& pipeline = stream.context().pipelines().get({"attention_decode_texel_f32",
@@ -137,9 +144,9 @@ void attention_forward(vk::CommandStream& stream, const Tensor& qkv, const Tenso
 }
 
 void attention_backward(vk::CommandStream& stream, const Tensor& dout, const Tensor& qkv,
-                        const Tensor& out, const Tensor& lse, const Tensor& dqkv, int NH) {
+                        const Tensor& out, const Tensor& lse, const Tensor& dqkv, int NH, int NKV) {
   const char* op = "attention_backward";
-  const AttentionShape s = qkv_shape(op, qkv, NH);
+  const AttentionShape s = qkv_shape(op, qkv, NH, NKV);
   require_f32(dout, op, "dout");
   require_f32(out, op, "out");
   require_f32(lse, op, "lse");
@@ -147,10 +154,11 @@ void attention_backward(vk::CommandStream& stream, const Tensor& dout, const Ten
   require_shape(op, "dout", dout, {s.B, s.T, s.C});
   require_shape(op, "out", out, {s.B, s.T, s.C});
   require_shape(op, "lse", lse, {s.B, s.NH, s.T});
-  require_shape(op, "dqkv", dqkv, {s.B, s.T, 3 * s.C});
+  require_shape(op, "dqkv", dqkv, {s.B, s.T, s.width()});
   const AttentionTile tile = tile_for(stream);
   const AttentionPush push = push_for(s);
   const vk::Groups groups = groups_for(s, tile, s.T);
+  const vk::Groups kv_groups{groups.x, static_cast<uint32_t>(s.B * s.NKV)};  // the dkv pass's
   const std::vector<uint32_t> constants = constants_for(op, stream, tile, s.HS);
   // delta writes D_t into dqkv's dq slots; dkv reads them and writes dk, dv; dq reads them and
   // overwrites them with dq. Each writes dqkv, so the stream orders the three.
@@ -162,17 +170,18 @@ void attention_backward(vk::CommandStream& stream, const Tensor& dout, const Ten
   for (const char* pass : passes[texel ? 1 : 0]) {
     const auto& pipeline = stream.context().pipelines().get(
         {pass, 5, sizeof(AttentionPush), constants, texel ? 0b1011u : 0u});
+    const vk::Groups& groups_of_pass = std::string(pass).find("_dkv_") != std::string::npos ? kv_groups : groups;
     if (texel)
       stream.dispatch(pipeline,
                       {reads_rgba(dout), reads_rgba(qkv), vk::reads(out.slice),
                        vk::reads_texels(lse.slice.sub(0, lse.bytes()), VK_FORMAT_R32_SFLOAT),
                        vk::writes(dqkv.slice)},
-                      push, groups, pass);
+                      push, groups_of_pass, pass);
     else
       stream.dispatch(pipeline,
                       {vk::reads(dout.slice), vk::reads(qkv.slice), vk::reads(out.slice),
                        vk::reads(lse.slice), vk::writes(dqkv.slice)},
-                      push, groups, pass);
+                      push, groups_of_pass, pass);
   }
 }
 

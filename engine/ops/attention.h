@@ -9,7 +9,9 @@
 namespace alpha::ops {
 
 // qkv (B,T,3C): per token [q (C) | k (C) | v (C)]; head h uses columns h*HS .. h*HS+HS-1 inside
-// each of q, k, v (HS = C/NH, at most 128). out (B,T,C): out[b,t,h] = sum_{s<=t}
+// each of q, k, v (HS = C/NH, a multiple of 8, at most 128). With NKV key/value heads (grouped-query
+// attention; 0 means NKV = NH), qkv is (B,T,(NH + 2·NKV)·HS): [q (NH heads) | k (NKV) | v (NKV)], and
+// query head h reads key/value head h / (NH/NKV); the backward's dk, dv sum over the group. out (B,T,C): out[b,t,h] = sum_{s<=t}
 // softmax_s(q[b,t,h]·k[b,s,h] / sqrt(HS)) v[b,s,h] at columns h*HS.. lse (B,NH,T): log-sum-exp of
 // the scaled scores of each query row (saved for backward).
 // first_query > 0 computes only query rows first_query..T-1 (against all their keys 0..t): out is
@@ -20,12 +22,12 @@ namespace alpha::ops {
 // those rows of a full pass (within rounding).
 constexpr int64_t kDecodeQueryRows = 4;
 void attention_forward(vk::CommandStream& stream, const Tensor& qkv, const Tensor& out,
-                       const Tensor& lse, int NH, int64_t first_query = 0);
+                       const Tensor& lse, int NH, int64_t first_query = 0, int NKV = 0);
 
 // dout (B,T,C), qkv (B,T,3C), out (B,T,C) and lse (B,NH,T) as in and from attention_forward.
-// dqkv (B,T,3C): OVERWRITTEN with the gradients of q, k, v (same layout as qkv). Three dispatches,
+// dqkv (same shape as qkv): OVERWRITTEN with the gradients of q, k, v (same layout as qkv). Three dispatches,
 // no atomics: the same inputs give the same bits every run.
 void attention_backward(vk::CommandStream& stream, const Tensor& dout, const Tensor& qkv,
-                        const Tensor& out, const Tensor& lse, const Tensor& dqkv, int NH);
+                        const Tensor& out, const Tensor& lse, const Tensor& dqkv, int NH, int NKV = 0);
 
 }  // namespace alpha::ops

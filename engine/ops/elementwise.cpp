@@ -1,6 +1,11 @@
-// fill, copy, add, mul, scale launchers (see elementwise.h).
+// fill, copy, add, mul, scale, softcap launchers (see elementwise.h).
 #include "engine/ops/elementwise.h"
 
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "common/error.h"
 #include "engine/ops/launch.h"
 #include "engine/vk/context.h"
 
@@ -100,6 +105,45 @@ void scale(vk::CommandStream& stream, const Tensor& a, float s, const Tensor& ou
   CountPush push{static_cast<uint32_t>(a.numel()), s};
   stream.dispatch(pipeline(stream, "scale_f32", 2, sizeof push), {vk::reads(a.slice), vk::writes(out.slice)},
                   push, elementwise_groups(stream, a.numel()));
+}
+
+void softcap(vk::CommandStream& stream, const Tensor& x, const Tensor& out, float cap,
+             VkDeviceSize max_chunk_bytes) {
+  require_f32(x, "softcap", "x");
+  require_f32(out, "softcap", "out");
+  require_same_numel(x, out, "softcap");
+  if (!(cap > 0.0f) || std::isinf(cap))
+    fail("softcap: the cap is {}; it must be finite and > 0", cap);
+  // Chunks of `chunk` floats: every chunk starts at a byte offset (relative to each tensor) that is
+  // a multiple of the storage-buffer, texel-buffer and vec4 alignments, so each chunk stays as
+  // aligned as the tensors are, and holds whole vec4s; no chunk exceeds a binding.
+  const auto& info = stream.context().info();
+  const uint64_t align_bytes =
+      std::lcm(std::lcm<uint64_t>(std::max<uint64_t>(info.min_storage_buffer_offset_alignment, 1),
+                                  std::max<uint64_t>(info.min_texel_buffer_offset_alignment, 1)),
+               16);
+  uint64_t limit = info.max_storage_buffer_range;
+  if (stream.context().texel_kernels())
+    limit = std::min<uint64_t>(limit, uint64_t(info.max_texel_buffer_elements) * 16);
+  if (max_chunk_bytes > 0) limit = std::min<uint64_t>(limit, max_chunk_bytes);
+  const int64_t chunk =
+      static_cast<int64_t>(std::max<uint64_t>(limit / align_bytes, 1) * align_bytes / 4);
+  for (int64_t first = 0; first < x.numel(); first += chunk) {
+    const int64_t n = std::min(chunk, x.numel() - first);
+    const Tensor xc{{n}, DType::f32, x.slice.sub(first * 4, n * 4)};
+    const Tensor oc{{n}, DType::f32, out.slice.sub(first * 4, n * 4)};
+    if (texel_reads_vec4_store_fit(stream, {&xc}, oc)) {
+      CountPush push{static_cast<uint32_t>(n / 4), cap};
+      stream.dispatch(span_pipeline(stream, "softcap_texel_f32", 2, sizeof push, 0b01),
+                      {reads_rgba(xc), vk::writes(oc.slice)}, push, span_groups(stream, n / 4),
+                      "softcap");
+      continue;
+    }
+    CountPush push{static_cast<uint32_t>(n), cap};
+    stream.dispatch(pipeline(stream, "softcap_f32", 2, sizeof push),
+                    {vk::reads(xc.slice), vk::writes(oc.slice)}, push,
+                    elementwise_groups(stream, n), "softcap");
+  }
 }
 
 }  // namespace alpha::ops

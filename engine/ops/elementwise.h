@@ -1,5 +1,5 @@
-// Launchers for the simple kernels: fill, copy, add, mul, scale (shaders/fill.comp, copy.comp,
-// elementwise.comp). All f32; outputs may alias inputs of the same op.
+// Launchers for the simple kernels: fill, copy, add, mul, scale, softcap (shaders/fill.comp,
+// copy.comp, elementwise.comp). All f32; outputs may alias inputs of the same op.
 #pragma once
 
 #include "engine/tensor.h"
@@ -12,5 +12,13 @@ void copy(vk::CommandStream& stream, const Tensor& src, const Tensor& dst);
 void add(vk::CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& out);  // out = a + b
 void mul(vk::CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& out);  // out = a * b
 void scale(vk::CommandStream& stream, const Tensor& a, float s, const Tensor& out);        // out = a * s
+
+// Tanh logit softcapping: out = cap·tanh(x/cap) (|out| <= cap, ~x for |x| << cap), cap > 0. out
+// may be x. Dispatched in chunks that each fit one storage-buffer (and, on CPU devices, texel)
+// binding, so tensors larger than a binding (a big model's logits) work; max_chunk_bytes > 0 lowers
+// the chunk size (tests). Within ~1e-6 relative of the exact value (not the builtin tanh: see
+// shaders/elementwise.comp).
+void softcap(vk::CommandStream& stream, const Tensor& x, const Tensor& out, float cap,
+             VkDeviceSize max_chunk_bytes = 0);
 
 }  // namespace alpha::ops

@@ -27,23 +27,25 @@ struct EmbeddingShape {
 };
 
 // table/wpe/activations are wte/wpe/out (forward) or dwte/dwpe/dout (backward); roles name them in
-// errors.
+// errors. wpe may be absent (nullptr).
 static EmbeddingShape check_shapes(const char* op, const Tensor& tokens, const Tensor& table,
-                                   const Tensor& wpe, const Tensor& activations,
+                                   const Tensor* wpe, const Tensor& activations,
                                    const char* table_role, const char* wpe_role,
                                    const char* act_role) {
   if (tokens.dtype != DType::i32)
     fail("{}: tokens are {}, expected i32 token ids", op, dtype_name(tokens.dtype));
   require_f32(table, op, table_role);
-  require_f32(wpe, op, wpe_role);
+  if (wpe) require_f32(*wpe, op, wpe_role);
   require_f32(activations, op, act_role);
-  if (tokens.shape.size() != 2 || table.shape.size() != 2 || wpe.shape.size() != 2)
+  if (tokens.shape.size() != 2 || table.shape.size() != 2 || (wpe && wpe->shape.size() != 2))
     fail("{}: tokens {} must be (B, T), {} {} (V, C) and {} {} (maxT, C)", op,
-         tokens.shape_string(), table_role, table.shape_string(), wpe_role, wpe.shape_string());
-  EmbeddingShape s{tokens.shape[0], tokens.shape[1], table.shape[1], table.shape[0], wpe.shape[0]};
-  if (wpe.shape[1] != s.C || s.max_t < s.T)
+         tokens.shape_string(), table_role, table.shape_string(), wpe_role,
+         wpe ? wpe->shape_string() : "absent");
+  EmbeddingShape s{tokens.shape[0], tokens.shape[1], table.shape[1], table.shape[0],
+                   wpe ? wpe->shape[0] : tokens.shape[1]};
+  if (wpe && (wpe->shape[1] != s.C || s.max_t < s.T))
     fail("{}: {} {} does not fit tokens {} and {} {}: needs (maxT >= {}, {})", op, wpe_role,
-         wpe.shape_string(), tokens.shape_string(), table_role, table.shape_string(), s.T, s.C);
+         wpe->shape_string(), tokens.shape_string(), table_role, table.shape_string(), s.T, s.C);
   if (activations.numel() != s.B * s.T * s.C || activations.cols() != s.C)
     fail("{}: {} is {}, expected (B, T, C) = ({}, {}, {})", op, act_role,
          activations.shape_string(), s.B, s.T, s.C);
@@ -63,22 +65,30 @@ static vk::BufferSlice table_block(const Tensor& table, int64_t first, int64_t r
 }
 
 void embedding_forward(vk::CommandStream& stream, const Tensor& tokens, const Tensor& wte,
-                       const Tensor& wpe, const Tensor& out, uint64_t max_binding_bytes) {
+                       const Tensor* wpe, const Tensor& out, uint64_t max_binding_bytes) {
   const auto s = check_shapes("embedding_forward", tokens, wte, wpe, out, "wte", "wpe", "out");
   const auto& pipeline = stream.context().pipelines().get(
-      {"embedding_forward_f32", 4, sizeof(EmbeddingPush), {kElementwiseGroupSize}});
+      {wpe ? "embedding_forward_f32" : "embedding_tokens_forward_f32", wpe ? 4u : 3u, sizeof(EmbeddingPush),
+       {kElementwiseGroupSize}});
   const int64_t block = rows_per_binding(stream, s.C * 4, max_binding_bytes);
   for (int64_t first = 0; first < s.V; first += block) {
     const int64_t rows = std::min(block, s.V - first);
-    stream.dispatch(pipeline,
-                    {vk::reads(tokens.slice), vk::reads(table_block(wte, first, rows)), vk::reads(wpe.slice),
-                     vk::writes(out.slice)},
-                    make_push(s, first, rows, 0), elementwise_groups(stream, out.numel()));
+    const auto push = make_push(s, first, rows, 0);
+    const auto groups = elementwise_groups(stream, out.numel());
+    if (wpe)
+      stream.dispatch(pipeline,
+                      {vk::reads(tokens.slice), vk::reads(table_block(wte, first, rows)), vk::reads(wpe->slice),
+                       vk::writes(out.slice)},
+                      push, groups);
+    else
+      stream.dispatch(pipeline,
+                      {vk::reads(tokens.slice), vk::reads(table_block(wte, first, rows)), vk::writes(out.slice)},
+                      push, groups);
   }
 }
 
 void embedding_backward(vk::CommandStream& stream, const Tensor& tokens, const Tensor& dout,
-                        const Tensor& dwte, const Tensor& dwpe, uint64_t max_binding_bytes) {
+                        const Tensor& dwte, const Tensor* dwpe, uint64_t max_binding_bytes) {
   const auto& info = stream.context().info();
   int64_t parts = 1;
   if (info.type != VK_PHYSICAL_DEVICE_TYPE_CPU && dwte.shape.size() == 2) {
@@ -90,7 +100,7 @@ void embedding_backward(vk::CommandStream& stream, const Tensor& tokens, const T
 }
 
 void embedding_backward_in_parts(vk::CommandStream& stream, const Tensor& tokens, const Tensor& dout,
-                        const Tensor& dwte, const Tensor& dwpe, uint32_t vocab_parts,
+                        const Tensor& dwte, const Tensor* dwpe, uint32_t vocab_parts,
                         uint64_t max_binding_bytes) {
   const auto s =
       check_shapes("embedding_backward", tokens, dwte, dwpe, dout, "dwte", "dwpe", "dout");
@@ -116,8 +126,9 @@ void embedding_backward_in_parts(vk::CommandStream& stream, const Tensor& tokens
                     "embedding_backward_dwte");
   }
 
+  if (!dwpe) return;  // no position table
   const auto used_dwpe =
-      dwpe.slice.sub(0, static_cast<VkDeviceSize>(s.T * s.C) * sizeof(float));  // rows < T
+      dwpe->slice.sub(0, static_cast<VkDeviceSize>(s.T * s.C) * sizeof(float));  // rows < T
   const auto& dwpe_pipeline = stream.context().pipelines().get(
       {"embedding_dwpe_f32", 2, sizeof(EmbeddingPush), {kElementwiseGroupSize}});
   stream.dispatch(dwpe_pipeline, {vk::reads(dout.slice), vk::writes(used_dwpe)},

@@ -1,6 +1,6 @@
-// LayerNorm over the last dim (eps = 1e-5, biased variance, as PyTorch's default), forward and
-// backward (shaders/layernorm.comp). Every reduction runs in a fixed order: bit-reproducible. No
-// scratch.
+// LayerNorm and RMSNorm over the last dim (eps = 1e-5, biased variance, as PyTorch's default),
+// with or without weight and bias, forward and backward (shaders/layernorm.comp,
+// layernorm_texel.comp). Every reduction runs in a fixed order: bit-reproducible. No scratch.
 #pragma once
 
 #include <cstdint>
@@ -27,7 +27,39 @@ LayernormGroups layernorm_groups(const vk::CommandStream& stream);
 bool uses_texel_layernorm(const vk::CommandStream& stream, const Tensor& a, const Tensor& b,
                           const Tensor& c, const Tensor& d);
 
-// out = (x - mean) * rstd * weight + bias; mean and rstd are kept for the backward.
+enum class NormKind { layernorm, rmsnorm };
+
+// layernorm: out = (x - mean)·rstd·w + b, rstd = 1/sqrt(mean_c((x - mean)²) + eps);
+// rmsnorm: rstd = 1/sqrt(mean_c(x²) + eps), out = x·rstd·w (mean is written as 0).
+// weight == nullptr: w = 1 (parameter-free); bias == nullptr: b = 0. A bias needs a weight, and
+// rmsnorm takes no bias. mean and rstd are kept for the backward.
+void norm_forward(vk::CommandStream& stream, NormKind kind,
+                  const Tensor& x,       // (N, C), e.g. (B, T, C)
+                  const Tensor* weight,  // (C) or nullptr
+                  const Tensor* bias,    // (C) or nullptr
+                  const Tensor& out,     // (N, C)
+                  const Tensor& mean,    // (N)
+                  const Tensor& rstd,    // (N)
+                  std::optional<LayernormGroups> groups = {});
+
+// With g = dout·w and xhat = (x - mean)·rstd (rmsnorm: x·rstd):
+//   layernorm: dx += rstd·(g - mean_c(g) - xhat·mean_c(g·xhat))
+//   rmsnorm:   dx += rstd·(g - xhat·mean_c(g·xhat))                 (ACCUMULATES, both)
+//   dweight += sum_n dout·xhat,  dbias += sum_n dout                (ACCUMULATE)
+// dweight is given exactly when the forward had a weight, dbias when it had a bias; with no weight
+// only dx is computed (one dispatch), with no bias dweight only.
+void norm_backward(vk::CommandStream& stream, NormKind kind,
+                   const Tensor& dout,     // (N, C)
+                   const Tensor& x,        // (N, C) the forward input
+                   const Tensor* weight,   // (C) or nullptr, as in the forward
+                   const Tensor& mean,     // (N) from norm_forward (unread for rmsnorm)
+                   const Tensor& rstd,     // (N) from norm_forward
+                   const Tensor& dx,       // (N, C) accumulated
+                   const Tensor* dweight,  // (C) accumulated, or nullptr without a weight
+                   const Tensor* dbias,    // (C) accumulated, or nullptr without a bias
+                   std::optional<LayernormGroups> groups = {});
+
+// norm_forward(layernorm, &weight, &bias): out = (x - mean) * rstd * weight + bias.
 void layernorm_forward(vk::CommandStream& stream,
                        const Tensor& x,       // (N, C), e.g. (B, T, C)
                        const Tensor& weight,  // (C)
@@ -37,9 +69,10 @@ void layernorm_forward(vk::CommandStream& stream,
                        const Tensor& rstd,    // (N)
                        std::optional<LayernormGroups> groups = {});
 
-// With xhat = (x - mean) * rstd and g = dout * weight:
+// norm_backward(layernorm, &weight, ..., &dweight, &dbias). With xhat = (x - mean) * rstd and
+// g = dout * weight:
 //   dx += rstd * (g - mean_c(g) - xhat * mean_c(g * xhat))   (ACCUMULATES: the residual-stream
-//   gradient) dweight += sum_n dout * xhat,  dbias += sum_n dout       (ACCUMULATE)
+//   gradient); dweight += sum_n dout * xhat,  dbias += sum_n dout       (ACCUMULATE)
 void layernorm_backward(vk::CommandStream& stream,
                         const Tensor& dout,     // (N, C)
                         const Tensor& x,        // (N, C) the forward input

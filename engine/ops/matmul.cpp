@@ -254,56 +254,71 @@ void matmul(vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
     stream.dispatch(pipeline, {vk::reads(a.slice), vk::reads(b.slice), out}, push, groups);
 }
 
-void layernorm_matmul_nt(vk::CommandStream& stream, const Tensor& x, const Tensor& ln_weight,
-                         const Tensor& ln_bias, const Tensor& w, const Tensor& bias,
-                         const Tensor& out, const Tensor& ln, const Tensor& mean,
-                         const Tensor& rstd, const Tensor* gelu_out) {
-  const char* op = "layernorm_matmul_nt";
-  for (auto [t, role] : {std::pair{&x, "x"},
-                         {&ln_weight, "ln_weight"},
-                         {&ln_bias, "ln_bias"},
-                         {&w, "w"},
-                         {&bias, "bias"},
-                         {&out, "out"}})
+void norm_matmul_nt(vk::CommandStream& stream, NormKind kind, const Tensor& x,
+                    const Tensor* norm_weight, const Tensor* norm_bias, const Tensor& w,
+                    const Tensor& bias, const Tensor& out, const Tensor& ln, const Tensor& mean,
+                    const Tensor& rstd, const Tensor* act_out, Activation act) {
+  const char* op = "norm_matmul_nt";
+  for (auto [t, role] : {std::pair{&x, "x"}, {&w, "w"}, {&bias, "bias"}, {&out, "out"}})
     require_f32(*t, op, role);
   const int64_t M = x.rows(), K = x.cols(), N = w.rows();
-  if (w.cols() != K || out.rows() != M || out.cols() != N || bias.numel() != N ||
-      ln_weight.numel() != K || ln_bias.numel() != K)
+  for (auto [t, role] : {std::pair{norm_weight, "norm weight"}, {norm_bias, "norm bias"}})
+    if (t) {
+      require_f32(*t, op, role);
+      if (t->numel() != K)
+        fail("{}: the {} is {}, expected (K) with K = {}", op, role, t->shape_string(), K);
+    }
+  if (norm_bias && (!norm_weight || kind == NormKind::rmsnorm))
+    fail("{}: a norm bias needs a norm weight, and rmsnorm takes none", op);
+  if (w.cols() != K || out.rows() != M || out.cols() != N || bias.numel() != N)
     fail(
-        "{}: x {}, LayerNorm weight {} and bias {}, w {}, bias {}, out {} do not make "
-        "out (M,N) = LayerNorm(x) (M,K) · wᵀ (N,K) + bias (N)",
-        op, x.shape_string(), ln_weight.shape_string(), ln_bias.shape_string(), w.shape_string(),
-        bias.shape_string(), out.shape_string());
-  if (gelu_out) {
-    require_f32(*gelu_out, op, "gelu_out");
-    require_same_numel(out, *gelu_out, op);
+        "{}: x {}, w {}, bias {}, out {} do not make "
+        "out (M,N) = norm(x) (M,K) · wᵀ (N,K) + bias (N)",
+        op, x.shape_string(), w.shape_string(), bias.shape_string(), out.shape_string());
+  if (act_out) {
+    require_f32(*act_out, op, "act_out");
+    require_same_numel(out, *act_out, op);
   }
+  // Absent norm parameters are bound to x: the kernel's flags never read those bindings.
+  const Tensor& nw = norm_weight ? *norm_weight : x;
+  const Tensor& nb = norm_bias ? *norm_bias : x;
   const MatrixView xa = MatrixView::of(x), wb = MatrixView::of(w);
   if (M <= kSkinnyRows && uses_texel_matmul(stream, xa, wb, Layout::NT, M, N, K) &&
-      texel_views_fit(stream, {&ln_weight, &ln_bias})) {
+      texel_views_fit(stream, {&nw, &nb})) {
     float eps = kLayernormEps;
     uint32_t eps_bits;
     std::memcpy(&eps_bits, &eps, 4);
+    const char* shader = !act_out                  ? "matvec_texel_nt_bias_norm_f32"
+                         : act == Activation::gelu ? "matvec_texel_nt_bias_norm_gelu_f32"
+                                                   : "matvec_texel_nt_bias_norm_relu2_f32";
     const auto& pipeline = stream.context().pipelines().get(
-        {gelu_out ? "matvec_texel_nt_bias_ln_gelu_f32" : "matvec_texel_nt_bias_ln_f32",
+        {shader,
          6,
          sizeof(MatmulPush),
-         {static_cast<uint32_t>(M), kMatvecChunks, eps_bits},
+         {static_cast<uint32_t>(M), kMatvecChunks, eps_bits, kind == NormKind::rmsnorm ? 1u : 0u,
+          norm_weight ? 1u : 0u, norm_bias ? 1u : 0u},
          0b110011});
     const MatmulPush push{
         static_cast<uint32_t>(M), static_cast<uint32_t>(N), static_cast<uint32_t>(K), 0u,
         static_cast<uint32_t>(K), static_cast<uint32_t>(K), static_cast<uint32_t>(N)};
-    stream.dispatch(pipeline,
-                    {reads_rgba(x), reads_rgba(w), vk::reads(bias.slice),
-                     vk::writes(gelu_out ? gelu_out->slice : out.slice), reads_rgba(ln_weight),
-                     reads_rgba(ln_bias)},
-                    push,
-                    {static_cast<uint32_t>((N + 8 * kMatvecChunks - 1) / (8 * kMatvecChunks))}, op);
+    stream.dispatch(
+        pipeline,
+        {reads_rgba(x), reads_rgba(w), vk::reads(bias.slice),
+         vk::writes(act_out ? act_out->slice : out.slice), reads_rgba(nw), reads_rgba(nb)},
+        push, {static_cast<uint32_t>((N + 8 * kMatvecChunks - 1) / (8 * kMatvecChunks))}, op);
     return;
   }
-  layernorm_forward(stream, x, ln_weight, ln_bias, ln, mean, rstd);
+  norm_forward(stream, kind, x, norm_weight, norm_bias, ln, mean, rstd);
   matmul(stream, ln, w, out, Layout::NT, &bias);
-  if (gelu_out) gelu_forward(stream, out, *gelu_out);
+  if (act_out) activation_forward(stream, act, out, *act_out);
+}
+
+void layernorm_matmul_nt(vk::CommandStream& stream, const Tensor& x, const Tensor& ln_weight,
+                         const Tensor& ln_bias, const Tensor& w, const Tensor& bias,
+                         const Tensor& out, const Tensor& ln, const Tensor& mean,
+                         const Tensor& rstd, const Tensor* gelu_out) {
+  norm_matmul_nt(stream, NormKind::layernorm, x, &ln_weight, &ln_bias, w, bias, out, ln, mean, rstd,
+                 gelu_out, Activation::gelu);
 }
 
 void matmul_naive(vk::CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& c) {

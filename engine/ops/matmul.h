@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include "engine/ops/gelu.h"
+#include "engine/ops/layernorm.h"
 #include "engine/tensor.h"
 #include "engine/vk/command_stream.h"
 
@@ -59,12 +61,19 @@ void matmul(vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
 void matmul(vk::CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& c, Layout layout,
             const Tensor* bias = nullptr, bool accumulate = false, std::optional<MatmulTile> tile = std::nullopt);
 
-// out (M,N) = LayerNorm(x) · wᵀ + bias, x (M,K), w (N,K): a LayerNorm and the projection it feeds,
-// as decoding runs them. On devices with texel kernels and at most 4 rows, one dispatch
-// (matvec_texel.comp LAYERNORM, the normalisation applied as A is read; ln, mean and rstd are left
-// untouched); otherwise layernorm_forward into ln (M,K), mean and rstd (M), then matmul.
-// With gelu_out, gelu_out = GELU(out) as well (the MLP's first projection): the fused kernel
-// applies it before storing and writes gelu_out only, the other path writes out and then gelu_out.
+// out (M,N) = norm(x) · wᵀ + bias, x (M,K), w (N,K): a LayerNorm or RMSNorm (norm_forward's
+// kind, weight and bias, either may be nullptr) and the projection it feeds, as decoding runs them.
+// On devices with texel kernels and at most 4 rows, one dispatch (matvec_texel.comp NORM, the
+// normalisation applied as A is read; ln, mean and rstd are left untouched); otherwise
+// norm_forward into ln (M,K), mean and rstd (M), then matmul.
+// With act_out, act_out = act(out) as well (the MLP's first projection): the fused kernel applies
+// it before storing and writes act_out only, the other path writes out and then act_out.
+void norm_matmul_nt(vk::CommandStream& stream, NormKind kind, const Tensor& x,
+                    const Tensor* norm_weight, const Tensor* norm_bias, const Tensor& w,
+                    const Tensor& bias, const Tensor& out, const Tensor& ln, const Tensor& mean,
+                    const Tensor& rstd, const Tensor* act_out = nullptr,
+                    Activation act = Activation::gelu);
+// norm_matmul_nt with a LayerNorm's weight and bias and GELU into gelu_out.
 void layernorm_matmul_nt(vk::CommandStream& stream, const Tensor& x, const Tensor& ln_weight,
                          const Tensor& ln_bias, const Tensor& w, const Tensor& bias,
                          const Tensor& out, const Tensor& ln, const Tensor& mean,

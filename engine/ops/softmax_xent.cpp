@@ -3,6 +3,7 @@
 #include "engine/ops/softmax_xent.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "common/error.h"
@@ -15,15 +16,16 @@ struct SoftmaxXentPush {  // twin of softmax_xent.comp's Push
   uint32_t rows;
   uint32_t vocab;
   float dloss_scale;
+  float softcap;  // 0: plain logits
 };
-static_assert(sizeof(SoftmaxXentPush) == 12);
+static_assert(sizeof(SoftmaxXentPush) == 16);
 
 constexpr uint32_t kSoftmaxXentGroupSize = 256;  // a power of two: the tree reduction halves it
 static_assert((kSoftmaxXentGroupSize & (kSoftmaxXentGroupSize - 1)) == 0);
 
 void softmax_cross_entropy(vk::CommandStream& stream, const Tensor& logits, const Tensor& targets,
                            const Tensor& losses, const Tensor& dlogits, float dloss_scale,
-                           VkDeviceSize max_chunk_bytes) {
+                           VkDeviceSize max_chunk_bytes, float softcap) {
   require_f32(logits, "softmax_cross_entropy", "logits");
   require_f32(losses, "softmax_cross_entropy", "losses");
   require_f32(dlogits, "softmax_cross_entropy", "dlogits");
@@ -39,9 +41,13 @@ void softmax_cross_entropy(vk::CommandStream& stream, const Tensor& logits, cons
   if (dlogits.rows() != N || dlogits.cols() != V)
     fail("softmax_cross_entropy: dlogits {} must have the shape of logits {}",
          dlogits.shape_string(), logits.shape_string());
+  if (!(softcap >= 0.0f) || std::isinf(softcap))
+    fail("softmax_cross_entropy: softcap is {}; it must be a finite cap > 0, or 0 for none",
+         softcap);
 
   // CPU devices: one dispatch of the texel kernel when the rows are whole texels and fit one view.
-  const SoftmaxXentPush whole{static_cast<uint32_t>(N), static_cast<uint32_t>(V), dloss_scale};
+  const SoftmaxXentPush whole{static_cast<uint32_t>(N), static_cast<uint32_t>(V), dloss_scale,
+                              softcap};
   if (V % 4 == 0 && max_chunk_bytes == 0 && (N + 7) / 8 <= 65535 && V / 4 < 65535 &&
       texel_reads_vec4_store_fit(stream, {&logits}, dlogits)) {
     const auto& pipeline = stream.context().pipelines().get(
@@ -77,7 +83,8 @@ void softmax_cross_entropy(vk::CommandStream& stream, const Tensor& logits, cons
   for (int64_t row0 = 0; row0 < N; row0 += chunk_rows) {
     const int64_t rows = std::min(chunk_rows, N - row0);
     const VkDeviceSize x_offset = row0 * row_bytes, x_bytes = rows * row_bytes;
-    const SoftmaxXentPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(V), dloss_scale};
+    const SoftmaxXentPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(V), dloss_scale,
+                               softcap};
     stream.dispatch(pipeline,
                     {vk::reads(logits.slice.sub(x_offset, x_bytes)),
                      vk::reads(targets.slice.sub(row0 * 4, rows * 4)),

@@ -32,7 +32,7 @@ fs::path find_run(const std::string& spec, const fs::path& runs_dir) {
 }
 
 nlohmann::json options_to_json(const TrainOptions& o) {
-  return {{"data", o.data}, {"model", o.model}, {"steps", o.steps}, {"batch", o.batch}, {"seq", o.seq},
+  return {{"data", o.data}, {"model", o.model}, {"arch", o.arch}, {"steps", o.steps}, {"batch", o.batch}, {"seq", o.seq},
           {"lr", o.lr}, {"min_lr", o.min_lr}, {"warmup", o.warmup}, {"schedule", o.schedule},
           {"weight_decay", o.weight_decay}, {"clip", o.clip}, {"eval_every", o.eval_every},
           {"eval_batches", o.eval_batches}, {"seed", o.seed}, {"vocab", o.vocab}, {"run", o.run},
@@ -46,6 +46,7 @@ TrainOptions options_from_json(const nlohmann::json& j, const fs::path& where) {
   try {
     TrainOptions o;
     o.data = j.at("data").get<std::vector<std::string>>();
+    o.arch = j.value("arch", "gpt2");  // runs of earlier versions are GPT-2
     o.model = j.at("model"), o.steps = j.at("steps"), o.batch = j.at("batch"), o.seq = j.at("seq");
     o.lr = j.at("lr"), o.min_lr = j.at("min_lr"), o.warmup = j.at("warmup"), o.schedule = j.at("schedule");
     o.weight_decay = j.at("weight_decay"), o.clip = j.at("clip"), o.eval_every = j.at("eval_every");
@@ -75,6 +76,8 @@ Run open_run(const fs::path& dir) {
     run.model.n_layer = run.config.at("n_layer"), run.model.n_head = run.config.at("n_head");
     run.model.n_embd = run.config.at("n_embd"), run.model.seq_len = run.config.at("seq_len");
     run.model.vocab_size = run.config.at("vocab_size");
+    // the architecture; runs of earlier versions have none and are GPT-2
+    if (run.config.contains("architecture")) run.model.read_arch_json(run.config.at("architecture"));
     // the run's own copy wherever the run directory has moved; else the path it was trained with
     run.tokenizer = fs::exists(dir / "tokenizer.bin") ? dir / "tokenizer.bin"
                                                        : fs::path(run.config.at("tokenizer").get<std::string>());
@@ -116,6 +119,13 @@ Checkpoint load_run_checkpoint(const Run& run, const std::string& which) {
   if (static_cast<int64_t>(checkpoint->params.size()) != floats)
     fail("the checkpoint at step {} holds {} parameters, run {}'s model {} has {}: another model config",
          checkpoint->step, checkpoint->params.size(), run.dir.string(), run.model.describe(), floats);
+  // checkpoints of earlier versions carry no architecture: they are GPT-2, as their runs are
+  gpt::GptConfig saved = run.model;
+  saved = gpt::GptConfig::with_arch(saved, "gpt2");
+  if (checkpoint->meta.contains("architecture")) saved.read_arch_json(checkpoint->meta.at("architecture"));
+  if (saved.arch_json() != run.model.arch_json())
+    fail("the checkpoint at step {} is of another architecture ({}) than run {} ({})", checkpoint->step,
+         checkpoint->meta.at("architecture").dump(), run.dir.string(), run.model.arch_json().dump());
   return *checkpoint;
 }
 

@@ -99,7 +99,7 @@ std::filesystem::path run_training(vk::Context& context, const TrainOptions& opt
                                    const std::filesystem::path& run_dir, const Checkpoint* checkpoint,
                                    const std::function<void(const StepReport&)>& progress) {
   options.validate();
-  const gpt::GptConfig preset = gpt::GptConfig::preset(options.model);  // a bad name fails before any work
+  const gpt::GptConfig preset = gpt::GptConfig::preset(options.model, options.arch);  // bad names fail before any work
 
   // Setup (tokenizer, token shards, model): if anything fails for a new run, the run directory this
   // call created is removed again, so a bad --data leaves nothing behind.
@@ -158,6 +158,7 @@ std::filesystem::path run_training(vk::Context& context, const TrainOptions& opt
     nlohmann::json config_json = options_to_json(options);
     config_json.update({{"n_layer", config.n_layer}, {"n_head", config.n_head}, {"n_embd", config.n_embd},
                         {"seq_len", config.seq_len}, {"vocab_size", config.vocab_size},
+                        {"architecture", config.arch_json()},
                         {"parameters", model.layout().count()}, {"data_key", prepared->key},
                         {"tokenizer", tokenizer_path.string()}, {"tokenizer_hash", tokenizer_hash},
                         {"train_tokens", prepared->train_tokens}, {"val_tokens", prepared->val_tokens},
@@ -168,7 +169,7 @@ std::filesystem::path run_training(vk::Context& context, const TrainOptions& opt
 
   auto snapshot = [&](int step) {
     nlohmann::json meta = {{"loader", data::to_json(loader->state())}, {"tokenizer_hash", tokenizer_hash},
-                           {"config", config.describe()}};
+                           {"config", config.describe()}, {"architecture", config.arch_json()}};
     if (std::isfinite(best_val_loss)) meta["best_val_loss"] = best_val_loss;
     return Checkpoint{step, meta, model.parameters(), model.adam_m(), model.adam_v()};
   };
@@ -296,7 +297,7 @@ void request_stop() { stop_requested = true; }
 std::filesystem::path train(vk::Context& context, const TrainOptions& options,
                             const std::function<void(const StepReport&)>& progress) {
   options.validate();
-  gpt::GptConfig::preset(options.model);
+  gpt::GptConfig::preset(options.model, options.arch);
   TrainOptions resolved = options;
   resolved.resolve_counts();
   if (resolved.run.empty()) resolved.run = default_run_name(options.model);

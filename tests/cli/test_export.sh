@@ -111,8 +111,8 @@ expect_fail() {  # NAME PATTERN COMMAND...
 }
 expect_fail "export of a missing run" "no such run" "$alpha" export --run nope "${runs[@]}"
 expect_fail "eval of a missing run" "no such run" "$alpha" eval --run nope "${runs[@]}"
-expect_fail "an unknown format lists the supported ones" "unknown export format 'gguf': supported formats are safetensors" \
-  "$alpha" export --run nope "${runs[@]}" --format gguf
+expect_fail "an unknown format lists the supported ones" "unknown export format 'onnx': supported formats are safetensors, gguf" \
+  "$alpha" export --run nope "${runs[@]}" --format onnx
 expect_fail "no best checkpoint" "has no best checkpoint" "$alpha" export --run tiny "${runs[@]}" --checkpoint best
 expect_fail "no checkpoint at that step" "has no checkpoint at step 7" "$alpha" eval --run tiny "${runs[@]}" --checkpoint 7
 cp "$ckpt" "$work/bad.ckpt"

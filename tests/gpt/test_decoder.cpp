@@ -1,9 +1,13 @@
 // KV-cache decoding against the full-context forward pass: after any mix of prefill chunks and
 // one-token steps, the decoder's logits for the last token equal the training model's logits at
-// that position (in practice bit for bit; the bound allows matmul paths to differ by row count). Odd sizes (C = 48, 3 heads, V = 101, T = 37), every parameter random and non-zero.
+// that position (in practice bit for bit; the bound allows matmul paths to differ by row count), and
+// the greedy token is the same. Odd sizes (C = 48, 3 heads, V = 101, T = 37), every parameter random
+// and non-zero, for GPT-2's architecture, the modern one and another mix of the options (the decode
+// path's rotary positions are offset by the cache length).
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/gpt/decoder.h"
@@ -48,8 +52,12 @@ static double worst_excess(std::span<const float> got, std::span<const float> wa
   return worst;
 }
 
-TEST_CASE_FIXTURE(GpuFixture, "KV-cache decoding gives the full forward pass's logits at every position") {
-  const GptConfig config = odd_config();
+static int argmax(std::span<const float> row) {
+  return static_cast<int>(std::max_element(row.begin(), row.end()) - row.begin());
+}
+
+static void check_decoder_matches_forward(const GptConfig& config) {
+  CAPTURE(config.describe());
   const int T = config.seq_len, V = config.vocab_size;
   const auto params = random_parameters(config);
   const auto tokens = random_tokens(T, V, 9);
@@ -72,14 +80,16 @@ TEST_CASE_FIXTURE(GpuFixture, "KV-cache decoding gives the full forward pass's l
   auto logits = decoder.append(std::span(tokens).first(prompt));
   CHECK(decoder.position() == prompt);
   double worst = worst_excess(logits, want(prompt - 1));
-  int worst_at = prompt - 1;
+  int worst_at = prompt - 1, greedy_differs = argmax(logits) != argmax(want(prompt - 1));
   for (int t = prompt; t < T; ++t) {
     logits = decoder.append(std::span(tokens).subspan(t, 1));
     const double excess = worst_excess(logits, want(t));
     if (!(excess <= worst)) worst = excess, worst_at = t;
+    greedy_differs += argmax(logits) != argmax(want(t));
   }
   INFO(fmt::format("worst position {}: {:.3g} of the allowed error", worst_at, worst));
   CHECK(worst <= 1.0);
+  CHECK(greedy_differs == 0);
   CHECK(decoder.position() == T);
 
   // The context is full: one more token is refused; after reset the cache starts over.
@@ -92,6 +102,42 @@ TEST_CASE_FIXTURE(GpuFixture, "KV-cache decoding gives the full forward pass's l
   const int32_t outside = V;
   CHECK_THROWS_WITH_AS(decoder.append(std::span(&outside, 1)), doctest::Contains("outside the vocabulary"),
                        alpha::Error);
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "KV-cache decoding gives the full forward pass's logits at every position") {
+  check_decoder_matches_forward(odd_config());
+}
+
+// 4 heads, so the preset's grouped-query attention (2 key/value heads) is on
+TEST_CASE_FIXTURE(GpuFixture, "KV-cache decoding matches the full forward: modern architecture") {
+  GptConfig config = odd_config();
+  config.n_head = 4, config.n_embd = 64;
+  config = GptConfig::with_arch(config, "modern");
+  REQUIRE(config.kv_heads() == 2);
+  check_decoder_matches_forward(config);
+}
+
+// The cache holds rows of [q | k | v]: NH = 4 query heads with 1 key/value head make a row of
+// 6 heads' floats instead of 12, half the cache.
+TEST_CASE_FIXTURE(GpuFixture, "grouped-query attention shrinks the KV cache") {
+  GptConfig config = odd_config();
+  config.n_head = 4, config.n_embd = 64;
+  const gpt::GptDecoder full(gpu(), config, 4);
+  config.n_kv_head = 1;
+  const gpt::GptDecoder shared(gpu(), config, 4);
+  CHECK(full.cache_bytes() == uint64_t(config.n_layer) * config.seq_len * 12 * 16 * 4);
+  CHECK(shared.cache_bytes() * 2 == full.cache_bytes());
+  CHECK(shared.memory_bytes() < full.memory_bytes());
+  MESSAGE(fmt::format("KV cache: {} bytes with 4 key/value heads, {} with 1", full.cache_bytes(),
+                      shared.cache_bytes()));
+  check_decoder_matches_forward(config);
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "KV-cache decoding matches the full forward: RMSNorm weights, rotary, GELU, cap 2") {
+  GptConfig config = odd_config();
+  config.norm = gpt::Norm::rmsnorm, config.pos = gpt::Positions::rope, config.logit_softcap = 2;
+  config.tie_embeddings = false;
+  check_decoder_matches_forward(config);
 }
 
 }  // namespace alpha::test

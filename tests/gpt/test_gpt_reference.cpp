@@ -1,6 +1,7 @@
 // The whole model against PyTorch (tests/reference/gpt_reference.py): the same config, initial
 // weights and batch give the same logits, loss, every gradient, and every parameter after three
-// AdamW steps with gradient clipping — for two configs, one with odd sizes. This is the test that
+// AdamW steps with gradient clipping — for several configs with odd sizes, GPT-2's architecture and
+// the others (every option of GptConfig in at least one case). This is the test that
 // catches layout bugs (heads mixed up, causality, transposes) that per-kernel tests cannot.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -50,6 +51,12 @@ static void run_reference_case(const ReferenceCase& c) {
   // The reference's input: config, hyper-parameters, batch, parameters by name.
   TensorFile input;
   input["config"] = {{6}, {}, {config.n_layer, config.n_head, config.n_embd, config.seq_len, config.vocab_size, steps}};
+  if (!config.is_gpt2()) {
+    input["arch"] = {{7}, {}, {config.pos == gpt::Positions::rope, config.norm == gpt::Norm::rmsnorm,
+                               config.norm_params, config.mlp == gpt::Mlp::relu2, config.qk_norm,
+                               config.tie_embeddings, config.kv_heads()}};
+    input["arch_f32"] = {{2}, {config.logit_softcap, config.rope_theta}, {}};
+  }
   input["adamw"] = {{6}, {adamw.lr, adamw.beta1, adamw.beta2, adamw.eps, adamw.weight_decay, adamw.max_norm}, {}};
   input["tokens"] = {{c.B, c.T}, {}, tokens};
   input["targets"] = {{c.B, c.T}, {}, targets};
@@ -143,6 +150,43 @@ TEST_CASE_FIXTURE(GpuFixture, "GPT matches PyTorch: T shorter than the context, 
   GptConfig config;
   config.n_layer = 3, config.n_head = 4, config.n_embd = 64, config.seq_len = 32, config.vocab_size = 256;
   run_reference_case({config, 3, 19, 1e6f, "T < seq_len"});
+}
+
+// The architectures: --arch=modern (rotary, parameter-free RMSNorm, QK-norm, ReLU², untied head,
+// soft-capped logits), and the options in other combinations: RMSNorm with weights, LayerNorm
+// without parameters, rotary without QK-norm, a cap that bites (2: logits are ~1 here).
+static GptConfig odd_sizes(const char* arch, int n_head = 3) {
+  GptConfig config;
+  config.n_layer = 2, config.n_head = n_head, config.n_embd = 16 * n_head, config.seq_len = 37;
+  config.vocab_size = 101;
+  return GptConfig::with_arch(config, arch);
+}
+
+// 4 heads: grouped-query attention with 2 key/value heads (the modern preset's n_head/2)
+TEST_CASE_FIXTURE(GpuFixture, "GPT matches PyTorch: the modern architecture") {
+  const GptConfig config = odd_sizes("modern", 4);
+  REQUIRE(config.kv_heads() == 2);
+  run_reference_case({config, 2, 37, 0.05f, "modern"});
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "GPT matches PyTorch: GPT-2 with multi-query attention (1 key/value head)") {
+  GptConfig config = odd_sizes("gpt2", 4);
+  config.n_kv_head = 1;
+  run_reference_case({config, 2, 23, 1e6f, "mqa"});
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "GPT matches PyTorch: RMSNorm with weights, untied head, ReLU², QK-norm") {
+  GptConfig config = odd_sizes("gpt2");
+  config.norm = gpt::Norm::rmsnorm, config.tie_embeddings = false, config.mlp = gpt::Mlp::relu2;
+  config.qk_norm = true;
+  run_reference_case({config, 2, 29, 1e6f, "rmsnorm + weights, untied, relu2, qk-norm"});
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "GPT matches PyTorch: parameter-free LayerNorm, rotary, logits capped at 2") {
+  GptConfig config = odd_sizes("gpt2");
+  config.norm_params = false, config.pos = gpt::Positions::rope, config.rope_theta = 500;
+  config.logit_softcap = 2;
+  run_reference_case({config, 3, 19, 0.05f, "parameter-free layernorm, rope, softcap 2", 12288});
 }
 
 }  // namespace alpha::test

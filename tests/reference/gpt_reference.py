@@ -1,10 +1,13 @@
 #!/usr/bin/python3
-"""PyTorch reference for alpha's GPT: the same model (GPT-2 architecture, tied LM head), the same
-initial weights and batch, read from a tensor file the C++ test writes; runs forward, backward and
-AdamW steps with gradient clipping, and writes logits, loss, every gradient, and every parameter
-after the steps to another tensor file. Usage: gpt_reference.py INPUT OUTPUT
+"""PyTorch reference for alpha's GPT: the same model (GPT-2's architecture by default, or the
+options of alpha's GptConfig), the same initial weights and batch, read from a tensor file the C++
+test writes; runs forward, backward and AdamW steps with gradient clipping, and writes logits, loss,
+every gradient, and every parameter after the steps to another tensor file.
+Usage: gpt_reference.py INPUT OUTPUT
 
-Input tensors: "config" i32 [n_layer, n_head, n_embd, seq_len, vocab_size, steps],
+Input tensors: "config" i32 [n_layer, n_head, n_embd, seq_len, vocab_size, steps], optionally
+"arch" i32 [rope, rmsnorm, norm_params, relu2, qk_norm, tie_embeddings, n_kv_head] and "arch_f32" f32
+[logit_softcap, rope_theta] (absent: GPT-2),
 "adamw" f32 [lr, beta1, beta2, eps, weight_decay, max_norm], "tokens" and "targets" i32 (B, T)
 (-1 = ignored), and one tensor per parameter under its GPT-2 name (linear weights (out, in)).
 Output: "logits" (B,T,V), "loss" (1), "grad.<name>", "step_losses" (steps), "step_norms" (steps),
@@ -22,25 +25,95 @@ import torch.nn.functional as F
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 import tensor_file  # noqa: E402
 
+EPS = 1e-5  # every norm's, as alpha's
+
+
+class Arch:
+    """The architecture options of alpha's GptConfig; the defaults are GPT-2's."""
+
+    def __init__(self, flags=(0, 0, 1, 0, 0, 1, 0), floats=(0.0, 10000.0)):
+        self.rope, self.rmsnorm, self.norm_params, self.relu2, self.qk_norm, self.tie = (bool(f) for f in flags[:6])
+        self.n_kv_head = int(flags[6]) if len(flags) > 6 else 0  # 0: as many as query heads
+        self.softcap, self.rope_theta = (float(f) for f in floats)
+
+
+class Norm(nn.Module):
+    """LayerNorm or RMSNorm over the last dim, with or without weight (LayerNorm's bias with it)."""
+
+    def __init__(self, C, arch):
+        super().__init__()
+        self.rms = arch.rmsnorm
+        if arch.norm_params:
+            self.weight = nn.Parameter(torch.ones(C))
+            if not self.rms:
+                self.bias = nn.Parameter(torch.zeros(C))
+
+    def forward(self, x):
+        w, b = getattr(self, "weight", None), getattr(self, "bias", None)
+        if not self.rms:
+            return F.layer_norm(x, x.shape[-1:], w, b, EPS)
+        y = x * torch.rsqrt(x.square().mean(-1, keepdim=True) + EPS)
+        return y * w if w is not None else y
+
+
+def rms(x):
+    return x * torch.rsqrt(x.square().mean(-1, keepdim=True) + EPS)
+
+
+def rope_tables(T, HS, theta):
+    """cos and sin (T, HS/2), computed in double and rounded to float32, as alpha's table."""
+    inv_freq = theta ** (-torch.arange(0, HS // 2, dtype=torch.float64) * 2 / HS)
+    angle = torch.arange(T, dtype=torch.float64)[:, None] * inv_freq[None, :]
+    return angle.cos().float(), angle.sin().float()
+
+
+def rotate(x, cos, sin):
+    """Half-split rotary (GPT-NeoX / Llama convention) on (B, NH, T, HS)."""
+    h = x.shape[-1] // 2
+    x1, x2 = x[..., :h], x[..., h:]
+    return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1)
+
 
 class Block(nn.Module):
-    def __init__(self, C, NH):
+    def __init__(self, C, NH, arch=Arch()):
         super().__init__()
         self.NH = NH
-        self.ln_1 = nn.LayerNorm(C)
+        self.NKV = arch.n_kv_head or NH  # key/value heads: NH / NKV query heads share each
+        self.arch = arch
+        self.ln_1 = Norm(C, arch)
         self.attn = nn.Module()
-        self.attn.c_attn = nn.Linear(C, 3 * C)
+        self.attn.c_attn = nn.Linear(C, C + 2 * self.NKV * (C // NH))
         self.attn.c_proj = nn.Linear(C, C)
-        self.ln_2 = nn.LayerNorm(C)
+        self.ln_2 = Norm(C, arch)
         self.mlp = nn.Module()
         self.mlp.c_fc = nn.Linear(C, 4 * C)
         self.mlp.c_proj = nn.Linear(4 * C, C)
 
-    def forward(self, x):
+    def qkv(self, x, rope=None):
+        """q, k, v as (B, NH, T, HS), after QK-norm and rotary (rope: this T's cos and sin rows); with
+        grouped-query attention each key/value head is repeated for the query heads that share it."""
         B, T, C = x.shape
-        q, k, v = self.attn.c_attn(self.ln_1(x)).split(C, dim=2)
-        # (B, T, C) -> (B, NH, T, HS): heads moved apart before attention
-        q, k, v = (t.view(B, T, self.NH, C // self.NH).transpose(1, 2) for t in (q, k, v))
+        HS = C // self.NH
+        q, k, v = self.attn.c_attn(self.ln_1(x)).split([C, self.NKV * HS, self.NKV * HS], dim=2)
+        # (B, T, heads·HS) -> (B, heads, T, HS): heads moved apart before attention
+        q = q.view(B, T, self.NH, HS).transpose(1, 2)
+        k, v = (t.view(B, T, self.NKV, HS).transpose(1, 2) for t in (k, v))
+        if self.arch.qk_norm:
+            q, k = rms(q), rms(k)
+        if rope is not None:
+            q, k = rotate(q, *rope), rotate(k, *rope)
+        if self.NKV != self.NH:
+            k, v = (t.repeat_interleave(self.NH // self.NKV, dim=1) for t in (k, v))
+        return q, k, v
+
+    def mlp_forward(self, x):
+        h = self.mlp.c_fc(self.ln_2(x))
+        h = F.relu(h).square() if self.arch.relu2 else F.gelu(h, approximate="tanh")
+        return self.mlp.c_proj(h)
+
+    def forward(self, x, rope=None):
+        B, T, C = x.shape
+        q, k, v = self.qkv(x, rope)
         if hasattr(F, "scaled_dot_product_attention"):  # torch >= 2: the fused kernel, same math
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         else:
@@ -49,24 +122,46 @@ class Block(nn.Module):
             y = F.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1) @ v
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         x = x + self.attn.c_proj(y)
-        h = F.gelu(self.mlp.c_fc(self.ln_2(x)), approximate="tanh")
-        return x + self.mlp.c_proj(h)
+        return x + self.mlp_forward(x)
 
 
 class GPT(nn.Module):
-    def __init__(self, n_layer, n_head, n_embd, seq_len, vocab_size):
+    def __init__(self, n_layer, n_head, n_embd, seq_len, vocab_size, arch=Arch()):
         super().__init__()
+        self.arch = arch
         self.wte = nn.Embedding(vocab_size, n_embd)
-        self.wpe = nn.Embedding(seq_len, n_embd)
-        self.h = nn.ModuleList(Block(n_embd, n_head) for _ in range(n_layer))
-        self.ln_f = nn.LayerNorm(n_embd)
+        if not arch.rope:
+            self.wpe = nn.Embedding(seq_len, n_embd)
+        else:  # buffers, not parameters: they follow .to(device)
+            cos, sin = rope_tables(seq_len, n_embd // n_head, arch.rope_theta)
+            self.register_buffer("rope_cos", cos, persistent=False)
+            self.register_buffer("rope_sin", sin, persistent=False)
+        self.h = nn.ModuleList(Block(n_embd, n_head, arch) for _ in range(n_layer))
+        self.ln_f = Norm(n_embd, arch)
+        if not arch.tie:
+            self.lm_head = nn.Linear(n_embd, vocab_size, bias=False)
+
+    def embed(self, tokens, first=0):
+        """Token (+ position) embedding of tokens at positions first.., and the rotary rows for them."""
+        T = tokens.shape[1]
+        x = self.wte(tokens)
+        if not self.arch.rope:
+            return x + self.wpe(torch.arange(first, first + T, device=tokens.device)), None
+        return x, (self.rope_cos[first:first + T], self.rope_sin[first:first + T])
+
+    def head(self, x):
+        """Final norm, LM head (tied: wte) and soft cap."""
+        head = self.wte.weight if self.arch.tie else self.lm_head.weight
+        logits = self.ln_f(x) @ head.T
+        if self.arch.softcap > 0:
+            logits = self.arch.softcap * torch.tanh(logits / self.arch.softcap)
+        return logits
 
     def forward(self, tokens):
-        T = tokens.shape[1]
-        x = self.wte(tokens) + self.wpe(torch.arange(T, device=tokens.device))
+        x, rope = self.embed(tokens)
         for block in self.h:
-            x = block(x)
-        return self.ln_f(x) @ self.wte.weight.T  # tied LM head
+            x = block(x, rope)
+        return self.head(x)
 
 
 def main():
@@ -75,7 +170,8 @@ def main():
     inputs = tensor_file.read(sys.argv[1])
     n_layer, n_head, n_embd, seq_len, vocab_size, steps = (int(x) for x in inputs["config"])
     lr, beta1, beta2, eps, weight_decay, max_norm = (float(x) for x in inputs["adamw"])
-    model = GPT(n_layer, n_head, n_embd, seq_len, vocab_size)
+    arch = Arch(inputs["arch"], inputs["arch_f32"]) if "arch" in inputs else Arch()
+    model = GPT(n_layer, n_head, n_embd, seq_len, vocab_size, arch)
     params = dict(model.named_parameters())
     with torch.no_grad():
         for name, p in params.items():

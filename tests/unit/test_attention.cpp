@@ -22,7 +22,10 @@ namespace alpha::test {
 
 struct AttnShape {
   int64_t B, T, C, NH;
+  int64_t NKV = 0;  // key/value heads; 0: NH
   int64_t HS() const { return C / NH; }
+  int64_t KV() const { return NKV ? NKV : NH; }
+  int64_t W() const { return C + 2 * KV() * HS(); }  // floats per qkv row: [q | k | v]
 };
 
 struct AttnReference {
@@ -32,26 +35,25 @@ struct AttnReference {
 // Naive reference: the whole (T,T) score matrix per (b, h), in double.
 static AttnReference reference(const AttnShape& s, const std::vector<float>& qkv,
                                const std::vector<float>& dout) {
-  const int64_t T = s.T, C = s.C, HS = s.HS();
+  const int64_t T = s.T, C = s.C, HS = s.HS(), W = s.W();
   AttnReference r;
   r.out.assign(s.B * T * C, 0.0);
   r.lse.assign(s.B * s.NH * T, 0.0);
-  r.dqkv.assign(s.B * T * 3 * C, 0.0);
+  r.dqkv.assign(s.B * T * W, 0.0);
   const double scale = 1.0 / std::sqrt(double(HS));
   std::vector<double> P(T * T);
   for (int64_t b = 0; b < s.B; ++b)
     for (int64_t h = 0; h < s.NH; ++h) {
-      auto q = [&](int64_t t, int64_t d) { return double(qkv[(b * T + t) * 3 * C + h * HS + d]); };
-      auto k = [&](int64_t t, int64_t d) {
-        return double(qkv[(b * T + t) * 3 * C + C + h * HS + d]);
-      };
-      auto v = [&](int64_t t, int64_t d) {
-        return double(qkv[(b * T + t) * 3 * C + 2 * C + h * HS + d]);
-      };
+      // column of part (0 q, 1 k, 2 v) of this query head: k and v of its key/value head
+      const int64_t kv = h / (s.NH / s.KV());
+      const int64_t column[3] = {h * HS, C + kv * HS, C + s.KV() * HS + kv * HS};
+      auto q = [&](int64_t t, int64_t d) { return double(qkv[(b * T + t) * W + column[0] + d]); };
+      auto k = [&](int64_t t, int64_t d) { return double(qkv[(b * T + t) * W + column[1] + d]); };
+      auto v = [&](int64_t t, int64_t d) { return double(qkv[(b * T + t) * W + column[2] + d]); };
       auto g = [&](int64_t t, int64_t d) { return double(dout[(b * T + t) * C + h * HS + d]); };
       auto o = [&](int64_t t, int64_t d) -> double& { return r.out[(b * T + t) * C + h * HS + d]; };
       auto dx = [&](int64_t t, int64_t part, int64_t d) -> double& {
-        return r.dqkv[(b * T + t) * 3 * C + part * C + h * HS + d];
+        return r.dqkv[(b * T + t) * W + column[part] + d];
       };
       for (int64_t t = 0; t < T; ++t) {
         double m = -1e300;
@@ -117,17 +119,18 @@ static AttnRun run_attention(const AttnShape& s, const std::vector<float>& qkv_h
                              const std::vector<float>& dout_host, bool profile = false) {
   auto& context = gpu();
   vk::Arena arena(context);
-  Tensor qkv = Tensor::empty(arena, {s.B, s.T, 3 * s.C});   // (B, T, 3C)
+  Tensor qkv = Tensor::empty(arena, {s.B, s.T, s.W()});   // (B, T, W)
   Tensor out = Tensor::empty(arena, {s.B, s.T, s.C});       // (B, T, C)
   Tensor lse = Tensor::empty(arena, {s.B, s.NH, s.T});      // (B, NH, T)
   Tensor dout = Tensor::empty(arena, {s.B, s.T, s.C});      // (B, T, C)
-  Tensor dqkv = Tensor::empty(arena, {s.B, s.T, 3 * s.C});  // (B, T, 3C)
+  Tensor dqkv = Tensor::empty(arena, {s.B, s.T, s.W()});  // (B, T, W)
   upload(arena, qkv, qkv_host);
   upload(arena, dout, dout_host);
   upload(arena, dqkv, random_nonzero(dqkv.numel(), 99));  // garbage: the backward must overwrite it
   vk::CommandStream stream(context, profile);
-  ops::attention_forward(stream, qkv, out, lse, static_cast<int>(s.NH));
-  ops::attention_backward(stream, dout, qkv, out, lse, dqkv, static_cast<int>(s.NH));
+  const int NH = static_cast<int>(s.NH), NKV = static_cast<int>(s.KV());
+  ops::attention_forward(stream, qkv, out, lse, NH, 0, NKV);
+  ops::attention_backward(stream, dout, qkv, out, lse, dqkv, NH, NKV);
   stream.submit();
   if (profile)
     for (const auto& t : stream.timings()) MESSAGE(fmt::format("{}: {:.2f} ms", t.label, t.ms));
@@ -135,7 +138,7 @@ static AttnRun run_attention(const AttnShape& s, const std::vector<float>& qkv_h
 }
 
 static void check_against_reference(const AttnShape& s) {
-  const auto qkv = random_nonzero(s.B * s.T * 3 * s.C, 1);
+  const auto qkv = random_nonzero(s.B * s.T * s.W(), 1);
   const auto dout = random_nonzero(s.B * s.T * s.C, 2);
   const AttnRun got = run_attention(s, qkv, dout);
   const AttnReference want = reference(s, qkv, dout);
@@ -157,6 +160,9 @@ TEST_CASE_FIXTURE(GpuFixture,
       {2, 1, 48, 3},    // T = 1: each row sees only itself
       {1, 130, 64, 2},  // HS = 32, more than one 64-row tile (CPU devices: the texel kernels)
       {2, 45, 128, 2},  // HS = 64, GPT-2's head size (CPU devices: the texel kernels, two chunks)
+      // grouped-query attention: 2 query heads per key/value head, and one for all (MQA)
+      {2, 37, 64, 4, 2},   // HS = 16
+      {1, 45, 128, 4, 1},  // HS = 32 (CPU devices: the texel kernels)
   };
   for (const auto& s : shapes) check_against_reference(s);
 }
@@ -173,12 +179,12 @@ TEST_CASE_FIXTURE(GpuFixture,
                   "attention is causal: a later token's k and v change no earlier output") {
   const AttnShape s{2, 37, 48, 3};
   const int64_t changed = 20;  // inside a tile and a key block, not on a boundary
-  auto qkv = random_nonzero(s.B * s.T * 3 * s.C, 3);
+  auto qkv = random_nonzero(s.B * s.T * s.W(), 3);
   const auto dout = random_nonzero(s.B * s.T * s.C, 4);
   const AttnRun before = run_attention(s, qkv, dout);
   for (int64_t b = 0; b < s.B; ++b)
-    for (int64_t c = s.C; c < 3 * s.C; ++c)
-      qkv[(b * s.T + changed) * 3 * s.C + c] *= -1.5f;  // k and v
+    for (int64_t c = s.C; c < s.W(); ++c)
+      qkv[(b * s.T + changed) * s.W() + c] *= -1.5f;  // k and v
   const AttnRun after = run_attention(s, qkv, dout);
   int64_t earlier_changed = 0, later_changed = 0;
   for (int64_t b = 0; b < s.B; ++b)
@@ -189,7 +195,7 @@ TEST_CASE_FIXTURE(GpuFixture,
         differs |= before.out[i] != after.out[i];
         // dq of row t depends only on keys s <= t
         differs |=
-            before.dqkv[(b * s.T + t) * 3 * s.C + c] != after.dqkv[(b * s.T + t) * 3 * s.C + c];
+            before.dqkv[(b * s.T + t) * s.W() + c] != after.dqkv[(b * s.T + t) * s.W() + c];
       }
       for (int64_t h = 0; h < s.NH; ++h)
         differs |= before.lse[(b * s.NH + h) * s.T + t] != after.lse[(b * s.NH + h) * s.T + t];
@@ -203,12 +209,12 @@ TEST_CASE_FIXTURE(GpuFixture,
                   "attention keeps heads apart: changing one head changes only its columns") {
   const AttnShape s{2, 37, 48, 3};
   const int64_t HS = s.HS(), touched = 1;
-  auto qkv = random_nonzero(s.B * s.T * 3 * s.C, 5);
+  auto qkv = random_nonzero(s.B * s.T * s.W(), 5);
   const auto dout = random_nonzero(s.B * s.T * s.C, 6);
   const AttnRun before = run_attention(s, qkv, dout);
   for (int64_t bt = 0; bt < s.B * s.T; ++bt)
     for (int64_t part = 0; part < 3; ++part)
-      for (int64_t d = 0; d < HS; ++d) qkv[bt * 3 * s.C + part * s.C + touched * HS + d] *= 0.5f;
+      for (int64_t d = 0; d < HS; ++d) qkv[bt * s.W() + part * s.C + touched * HS + d] *= 0.5f;
   const AttnRun after = run_attention(s, qkv, dout);
   int64_t other_changed = 0, own_unchanged = 0;
   for (int64_t bt = 0; bt < s.B * s.T; ++bt)
@@ -218,7 +224,7 @@ TEST_CASE_FIXTURE(GpuFixture,
       bool grad_differs = false;
       for (int64_t part = 0; part < 3; ++part)
         grad_differs |=
-            before.dqkv[bt * 3 * s.C + part * s.C + c] != after.dqkv[bt * 3 * s.C + part * s.C + c];
+            before.dqkv[bt * s.W() + part * s.C + c] != after.dqkv[bt * s.W() + part * s.C + c];
       if (own)
         own_unchanged +=
             bt % s.T > 0 && !out_differs;  // row 0's output is v_0 scaled by 1: may match
@@ -231,7 +237,7 @@ TEST_CASE_FIXTURE(GpuFixture,
 
 TEST_CASE_FIXTURE(GpuFixture, "attention forward and backward are bitwise deterministic") {
   const AttnShape s{1, 130, 64, 2};
-  const auto qkv = random_nonzero(s.B * s.T * 3 * s.C, 7);
+  const auto qkv = random_nonzero(s.B * s.T * s.W(), 7);
   const auto dout = random_nonzero(s.B * s.T * s.C, 8);
   const AttnRun first = run_attention(s, qkv, dout), second = run_attention(s, qkv, dout);
   auto same_bits = [](const std::vector<float>& a, const std::vector<float>& b) {
@@ -246,13 +252,13 @@ TEST_CASE_FIXTURE(GpuFixture,
                   "attention from a first query row gives the same bits as those rows of the full pass") {
   // The KV-cache path: the keys are rows 0..T-1, the queries only rows first..T-1.
   const AttnShape s{2, 37, 48, 3};
-  const auto qkv_host = random_nonzero(s.B * s.T * 3 * s.C, 11);
+  const auto qkv_host = random_nonzero(s.B * s.T * s.W(), 11);
   const AttnRun full = run_attention(s, qkv_host, random_nonzero(s.B * s.T * s.C, 12));
   for (const int64_t first : {int64_t(1), int64_t(17), s.T - 1}) {
     const int64_t rows = s.T - first;
     auto& context = gpu();
     vk::Arena arena(context);
-    Tensor qkv = Tensor::empty(arena, {s.B, s.T, 3 * s.C});
+    Tensor qkv = Tensor::empty(arena, {s.B, s.T, s.W()});
     Tensor out = Tensor::empty(arena, {s.B, rows, s.C}), lse = Tensor::empty(arena, {s.B, s.NH, rows});
     upload(arena, qkv, qkv_host);
     vk::CommandStream stream(context);
@@ -279,23 +285,23 @@ TEST_CASE_FIXTURE(GpuFixture,
 TEST_CASE_FIXTURE(GpuFixture,
                   "attention for a few query rows (decoding) matches the double reference") {
   const std::vector<AttnShape> shapes = {
-      {2, 45, 128, 2}, {1, 9, 96, 3}, {2, 1, 64, 2}};  // HS 64, 32, 32
+      {2, 45, 128, 2}, {1, 9, 96, 3}, {2, 1, 64, 2}, {1, 9, 128, 4, 2}};  // HS 64, 32, 32, 32 (GQA)
   for (const auto& s : shapes)
     for (const int64_t first : {s.T - 1, s.T - 2, s.T - ops::kDecodeQueryRows, int64_t(0)}) {
       const int64_t rows = s.T - first;
       if (first < 0 || rows > ops::kDecodeQueryRows) continue;  // T = 1, first -1; T = 9, first 0
-      const auto qkv_host = random_nonzero(s.B * s.T * 3 * s.C, 21);
+      const auto qkv_host = random_nonzero(s.B * s.T * s.W(), 21);
       const AttnReference want = reference(s, qkv_host, std::vector<float>(s.B * s.T * s.C, 0.0f));
       auto& context = gpu();
       vk::Arena arena(context);
-      Tensor qkv = Tensor::empty(arena, {s.B, s.T, 3 * s.C});
+      Tensor qkv = Tensor::empty(arena, {s.B, s.T, s.W()});
       Tensor out = Tensor::empty(arena, {s.B, rows, s.C}),
              lse = Tensor::empty(arena, {s.B, s.NH, rows});
       upload(arena, qkv, qkv_host);
       upload(arena, out,
              random_nonzero(out.numel(), 22));  // garbage: every element must be written
       vk::CommandStream stream(context);
-      ops::attention_forward(stream, qkv, out, lse, static_cast<int>(s.NH), first);
+      ops::attention_forward(stream, qkv, out, lse, static_cast<int>(s.NH), first, static_cast<int>(s.KV()));
       stream.submit();
       std::vector<double> want_out, want_lse;
       for (int64_t b = 0; b < s.B; ++b)
@@ -318,7 +324,9 @@ TEST_CASE_FIXTURE(GpuFixture, "attention refuses shapes that do not fit") {
   Tensor lse = Tensor::empty(arena, {2, 3, 5}), dqkv = Tensor::empty(arena, {2, 5, 144});
   vk::CommandStream stream(context);
   CHECK_THROWS_WITH_AS(ops::attention_forward(stream, qkv, out, lse, 5),
-                       doctest::Contains("not divisible by NH = 5"), alpha::Error);
+                       doctest::Contains("expected (B, T, (NH + 2·NKV)·HS) with NH = 5"), alpha::Error);
+  CHECK_THROWS_WITH_AS(ops::attention_forward(stream, qkv, out, lse, 3, 0, 2),
+                       doctest::Contains("2 key/value heads do not divide 3 query heads"), alpha::Error);
   CHECK_THROWS_WITH_AS(ops::attention_forward(stream, qkv, out, lse, 4),
                        doctest::Contains("not a multiple of 8"), alpha::Error);
   Tensor bad_out = Tensor::empty(arena, {2, 5, 47});
@@ -341,7 +349,7 @@ TEST_CASE_FIXTURE(GpuFixture, "attention timings at B=1 T=1024 NH=12 HS=64" * do
   AttnShape s{1, 1024, 768, 12};
   if (const char* env = std::getenv("ALPHA_ATTENTION_BENCH"))  // "B,T,C,NH" for other shapes
     REQUIRE(std::sscanf(env, "%ld,%ld,%ld,%ld", &s.B, &s.T, &s.C, &s.NH) == 4);
-  const auto qkv = random_nonzero(s.B * s.T * 3 * s.C, 9);
+  const auto qkv = random_nonzero(s.B * s.T * s.W(), 9);
   const auto dout = random_nonzero(s.B * s.T * s.C, 10);
   run_attention(s, qkv, dout);  // pipelines built, caches warm
   run_attention(s, qkv, dout, true);

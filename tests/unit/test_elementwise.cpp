@@ -1,14 +1,17 @@
 // fill, copy, add, mul, scale and reduce_sum against CPU references on odd sizes.
-// Elementwise results must be bit-exact: each is one IEEE-754 operation on the same floats.
+// Elementwise results must be bit-exact: each is one IEEE-754 operation on the same floats. softcap
+// (tanh, several operations) is checked against double precision instead.
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "engine/ops/elementwise.h"
 #include "engine/ops/reduce.h"
 #include "engine/tensor.h"
 #include "engine/vk/arena.h"
 #include "engine/vk/command_stream.h"
+#include "tests/unit/check_close.h"
 #include "tests/unit/gpu_fixture.h"
 
 namespace alpha::test {
@@ -103,6 +106,83 @@ TEST_CASE_FIXTURE(GpuFixture, "reduce_sum is reproducible bit for bit") {
   CHECK(download(arena, out)[0] == first);
 }
 
+// softcap against cap·tanh(x/cap) in double. Tolerance 1e-6 relative: both branches of the kernel
+// (the series below |x/cap| = 0.25, (1 - e^-2u)/(1 + e^-2u) above) are within a few ulp, and exp
+// may be off by a few ulp more (Vulkan: 3 + 2|x| ulp, which matters only where e^-2u is tiny).
+static void check_softcap(const std::vector<float>& x, const std::vector<float>& got, float cap) {
+  Worst worst;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double want = cap * std::tanh(double(x[i]) / cap);
+    worst.update(got[i], want, 1e-6 * std::abs(want) + 1e-37, static_cast<int64_t>(i));
+  }
+  INFO(worst.describe("softcap"));
+  CHECK(worst.excess <= 1.0);
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "softcap matches cap·tanh(x/cap), in chunks and in place") {
+  auto& context = gpu();
+  for (const float cap : {15.0f, 2.0f})
+    for (const int64_t n : kSizes)
+      for (const VkDeviceSize chunk_bytes : {VkDeviceSize(0), VkDeviceSize(4096)}) {
+        CAPTURE(cap);
+        CAPTURE(n);
+        CAPTURE(chunk_bytes);
+        vk::Arena arena(context);
+        Tensor x = Tensor::empty(arena, {n}), out = Tensor::empty(arena, {n});
+        auto host = random_nonzero(n, 7);
+        for (auto& v : host) v *= 30.0f;  // |x/cap| from 0.003 to 15: both branches, saturation
+        upload(arena, x, host);
+        vk::CommandStream stream(context);
+        ops::softcap(stream, x, out, cap, chunk_bytes);
+        ops::softcap(stream, x, x, cap, chunk_bytes);  // in place
+        stream.submit();
+        if (chunk_bytes && n * 4 > 4096) CHECK(stream.dispatch_count() > 2);
+        const auto got = download(arena, out);
+        check_softcap(host, got, cap);
+        CHECK(download(arena, x) == got);  // in place gives the same bits
+      }
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "softcap saturates at ±cap for large |x| and keeps small ones") {
+  auto& context = gpu();
+  const float big = std::numeric_limits<float>::max(), inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> values = {1e4f, -1e4f, 1e30f,  -1e30f, big,    -big,  inf,
+                                     -inf, 0.0f,  1e-30f, -1e-30f, 0.499f, 0.501f, -7.0f};
+  for (const int64_t n : {int64_t(16), int64_t(17)}) {  // the texel and the storage-buffer kernel
+    CAPTURE(n);
+    std::vector<float> host(n);
+    for (int64_t i = 0; i < n; ++i) host[i] = values[i % values.size()];
+    vk::Arena arena(context);
+    Tensor x = Tensor::empty(arena, {n});
+    upload(arena, x, host);
+    vk::CommandStream stream(context);
+    ops::softcap(stream, x, x, 2.0f);
+    stream.submit();
+    const auto got = download(arena, x);
+    for (int64_t i = 0; i < n; ++i) {
+      CAPTURE(host[i]);
+      if (std::abs(host[i]) >= 1e4f) CHECK(got[i] == std::copysign(2.0f, host[i]));  // exactly
+    }
+    check_softcap(host, got, 2.0f);
+  }
+}
+
+// Skipped by default (a 136 MB upload): a tensor larger than lavapipe's 128 MiB binding.
+TEST_CASE_FIXTURE(GpuFixture, "softcap of a tensor larger than one binding" * doctest::skip()) {
+  auto& context = gpu();
+  const int64_t n = (int64_t(context.info().max_storage_buffer_range) / 4) + 1003;
+  vk::Arena arena(context, VkDeviceSize(n) * 4 + (1 << 20));
+  Tensor x = Tensor::empty(arena, {n});
+  auto host = random_nonzero(n, 8);
+  for (auto& v : host) v *= 30.0f;
+  upload(arena, x, host);
+  vk::CommandStream stream(context);
+  ops::softcap(stream, x, x, 15.0f);
+  stream.submit();
+  CHECK(stream.dispatch_count() >= 2);
+  check_softcap(host, download(arena, x), 15.0f);
+}
+
 TEST_CASE_FIXTURE(GpuFixture, "elementwise ops refuse mismatched sizes") {
   auto& context = gpu();
   vk::Arena arena(context);
@@ -111,6 +191,8 @@ TEST_CASE_FIXTURE(GpuFixture, "elementwise ops refuse mismatched sizes") {
   CHECK_THROWS_WITH_AS(ops::add(stream, a, b, a), doctest::Contains("different element counts"),
                        alpha::Error);
   CHECK_THROWS_AS(ops::copy(stream, a, b), alpha::Error);
+  CHECK_THROWS_AS(ops::softcap(stream, a, b, 15.0f), alpha::Error);
+  CHECK_THROWS_WITH_AS(ops::softcap(stream, a, a, 0.0f), doctest::Contains("> 0"), alpha::Error);
 }
 
 }  // namespace alpha::test

@@ -68,20 +68,24 @@ struct EmbeddingFixture {
   }
 
   // The backward reads dout from `out`'s buffer: the forward result is overwritten first.
-  EmbeddingRun run(vk::Context& context, std::optional<uint32_t> vocab_parts = {}, uint64_t max_binding_bytes = 0) {
+  // positions false: no position table (rotary models), nullptr for wpe and dwpe.
+  EmbeddingRun run(vk::Context& context, std::optional<uint32_t> vocab_parts = {}, uint64_t max_binding_bytes = 0,
+                   bool positions = true) {
+    const Tensor* wpe_or_none = positions ? &wpe : nullptr;
+    const Tensor* dwpe_or_none = positions ? &dwpe : nullptr;
     upload(arena, dwte, dwte0);
     upload(arena, dwpe, dwpe0);
     vk::CommandStream stream(context);
-    ops::embedding_forward(stream, tokens, wte, wpe, out, max_binding_bytes);
+    ops::embedding_forward(stream, tokens, wte, wpe_or_none, out, max_binding_bytes);
     stream.submit();
     EmbeddingRun r;
     r.out = download(arena, out);
     upload(arena, out, dout_host);
     vk::CommandStream backward(context);
     if (vocab_parts)
-      ops::embedding_backward_in_parts(backward, tokens, out, dwte, dwpe, *vocab_parts, max_binding_bytes);
+      ops::embedding_backward_in_parts(backward, tokens, out, dwte, dwpe_or_none, *vocab_parts, max_binding_bytes);
     else
-      ops::embedding_backward(backward, tokens, out, dwte, dwpe, max_binding_bytes);
+      ops::embedding_backward(backward, tokens, out, dwte, dwpe_or_none, max_binding_bytes);
     backward.submit();
     r.dwte = download(arena, dwte);
     r.dwpe = download(arena, dwpe);
@@ -140,6 +144,27 @@ TEST_CASE_FIXTURE(GpuFixture, "embedding forward and backward match CPU referenc
   }
 }
 
+// Rotary models have no position table: out is the token's row bit for bit, dwte is what it is with
+// a table (it never depends on wpe), and the position gradient is not touched.
+TEST_CASE_FIXTURE(GpuFixture, "embedding without a position table") {
+  auto& context = gpu();
+  for (const auto& c : kCases) {
+    CAPTURE(fmt::format("B={} T={} C={} V={}", c.B, c.T, c.C, c.V));
+    EmbeddingFixture f(context, c);
+    const auto with = f.run(context);
+    for (uint64_t limit : {uint64_t(0), uint64_t(c.C * sizeof(float) * 4)}) {  // one binding, blocks
+      const auto without = f.run(context, {}, limit, false);
+      int64_t mismatches = 0;
+      for (int64_t n = 0; n < c.B * c.T; ++n)
+        for (int64_t ch = 0; ch < c.C; ++ch)
+          mismatches += without.out[n * c.C + ch] != f.wte_host[f.tokens_host[n] * c.C + ch];
+      CHECK(mismatches == 0);
+      CHECK(std::memcmp(without.dwte.data(), with.dwte.data(), with.dwte.size() * sizeof(float)) == 0);
+      CHECK(std::memcmp(without.dwpe.data(), f.dwpe0.data(), f.dwpe0.size() * sizeof(float)) == 0);
+    }
+  }
+}
+
 TEST_CASE_FIXTURE(GpuFixture,
                   "embedding backward is bit-identical across runs and vocabulary splits") {
   auto& context = gpu();
@@ -192,8 +217,8 @@ TEST_CASE_FIXTURE(GpuFixture,
   upload(arena, dwte, dwte0);
   upload(arena, dwpe, random_nonzero(T * C, 40));
   vk::CommandStream stream(context);
-  ops::embedding_forward(stream, tokens, wte, wpe, out);
-  ops::embedding_backward(stream, tokens, wpe, dwte, dwpe);  // any (T, C) tensor will do as dout
+  ops::embedding_forward(stream, tokens, wte, &wpe, out);
+  ops::embedding_backward(stream, tokens, wpe, dwte, &dwpe);  // any (T, C) tensor will do as dout
   stream.submit();
   const auto got = download(arena, out), grad = download(arena, dwte);
   for (int64_t ch = 0; ch < C; ++ch) {
@@ -213,12 +238,12 @@ TEST_CASE_FIXTURE(GpuFixture, "embedding refuses shapes that do not fit") {
   Tensor out = Tensor::empty(arena, {2, 8, 6}), wrong_out = Tensor::empty(arena, {2, 8, 5});
   Tensor float_tokens = Tensor::empty(arena, {2, 8});
   vk::CommandStream stream(context);
-  CHECK_THROWS_WITH_AS(ops::embedding_forward(stream, tokens, wte, short_wpe, out),
+  CHECK_THROWS_WITH_AS(ops::embedding_forward(stream, tokens, wte, &short_wpe, out),
                        doctest::Contains("maxT >= 8"), alpha::Error);
-  CHECK_THROWS_AS(ops::embedding_forward(stream, tokens, wte, wpe, wrong_out), alpha::Error);
-  CHECK_THROWS_WITH_AS(ops::embedding_forward(stream, float_tokens, wte, wpe, out),
+  CHECK_THROWS_AS(ops::embedding_forward(stream, tokens, wte, &wpe, wrong_out), alpha::Error);
+  CHECK_THROWS_WITH_AS(ops::embedding_forward(stream, float_tokens, wte, &wpe, out),
                        doctest::Contains("i32"), alpha::Error);
-  CHECK_THROWS_AS(ops::embedding_backward_in_parts(stream, tokens, out, wte, wpe, 11), alpha::Error);
+  CHECK_THROWS_AS(ops::embedding_backward_in_parts(stream, tokens, out, wte, &wpe, 11), alpha::Error);
 }
 
 }  // namespace alpha::test

@@ -1,8 +1,10 @@
-// gelu_forward and gelu_backward (tanh approximation) against double-precision CPU references on
-// odd sizes, on x in [-50, 50] (where a naive GLSL tanh overflows), in place, and run to run.
+// gelu_forward and gelu_backward (tanh approximation) and activation_forward/backward with relu2
+// against double-precision CPU references on odd sizes, on x in [-50, 50] (where a naive GLSL tanh
+// overflows; relu2 also at exact zeros), in place, and run to run.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -78,6 +80,45 @@ TEST_CASE_FIXTURE(GpuFixture,
   }
 }
 
+// relu2(x) = max(x, 0)², relu2'(x) = 2·max(x, 0): one fp32 rounding each (r·r, and 2r·dout
+// with 2r exact), so within 2^-24 of the result relative; zero and negative x give exactly 0.
+TEST_CASE_FIXTURE(GpuFixture, "relu2 forward and backward match double precision, zeros exactly") {
+  auto& context = gpu();
+  vk::Arena arena(context);
+  // 4738 values, then 4736 (a multiple of 4: the texel kernels on CPU devices), each with exact
+  // zeros and signed zeros among the random and swept ones
+  for (const int64_t drop : {0, 2}) {
+    auto x_host = test_inputs();
+    for (size_t i = 0; i < x_host.size(); i += 97) x_host[i] = i % 2 ? -0.0f : 0.0f;
+    x_host.resize(x_host.size() - drop);
+    const auto n = static_cast<int64_t>(x_host.size());
+    CAPTURE(n);
+    const auto dout_host = random_nonzero(n, 22);
+    Tensor x = Tensor::empty(arena, {n}), out = Tensor::empty(arena, {n});
+    Tensor dout = Tensor::empty(arena, {n}), dx = Tensor::empty(arena, {n});
+    upload(arena, x, x_host);
+    upload(arena, dout, dout_host);
+    upload(arena, dx, random_nonzero(n, 23));  // must be overwritten, not accumulated
+
+    vk::CommandStream stream(context);
+    ops::activation_forward(stream, ops::Activation::relu2, x, out);
+    ops::activation_backward(stream, ops::Activation::relu2, x, dout, dx);
+    stream.submit();
+
+    const double u = std::ldexp(1.0, -24);
+    std::vector<double> want_out(n), want_dx(n), tol_out(n), tol_dx(n);
+    for (int64_t i = 0; i < n; ++i) {
+      const double r = std::max(double(x_host[i]), 0.0);
+      want_out[i] = r * r;
+      want_dx[i] = 2 * r * dout_host[i];
+      tol_out[i] = u * want_out[i] + 1e-30;  // 1e-30: where x <= 0 only an exact 0 passes
+      tol_dx[i] = u * std::abs(want_dx[i]) + 1e-30;
+    }
+    check_close("relu2 out", download(arena, out), want_out, tol_out);
+    check_close("relu2 dx", download(arena, dx), want_dx, tol_dx);
+  }
+}
+
 TEST_CASE("gelu's hand-derived gradient agrees with central finite differences") {
   // Pure CPU: checks the reference the GPU test relies on. h = 1e-5 in double: truncation error
   // ~h^2·|gelu'''| and cancellation ~1e-16/h, both far below 1e-7.
@@ -88,35 +129,39 @@ TEST_CASE("gelu's hand-derived gradient agrees with central finite differences")
   }
 }
 
-TEST_CASE_FIXTURE(GpuFixture,
-                  "gelu may write in place (out over x, dx over dout) and repeats bit for bit") {
-  auto& context = gpu();
-  vk::Arena arena(context);
-  const int64_t n = 48 * 37;
-  const auto x_host = random_nonzero(n, 24), dout_host = random_nonzero(n, 25);
-  Tensor x = Tensor::empty(arena, {37, 48}), grad = Tensor::empty(arena, {37, 48});
-  Tensor separate = Tensor::empty(arena, {37, 48}), activation = Tensor::empty(arena, {37, 48});
-  Tensor activation_in_place = Tensor::empty(arena, {37, 48});
-  upload(arena, x, x_host);
-  upload(arena, activation_in_place, x_host);
-  upload(arena, grad, dout_host);
+TEST_CASE_FIXTURE(
+    GpuFixture,
+    "activations may write in place (out over x, dx over dout) and repeat bit for bit") {
+  for (const auto act : {ops::Activation::gelu, ops::Activation::relu2}) {
+    CAPTURE(act == ops::Activation::relu2);
+    auto& context = gpu();
+    vk::Arena arena(context);
+    const int64_t n = 48 * 37;
+    const auto x_host = random_nonzero(n, 24), dout_host = random_nonzero(n, 25);
+    Tensor x = Tensor::empty(arena, {37, 48}), grad = Tensor::empty(arena, {37, 48});
+    Tensor separate = Tensor::empty(arena, {37, 48}), activation = Tensor::empty(arena, {37, 48});
+    Tensor activation_in_place = Tensor::empty(arena, {37, 48});
+    upload(arena, x, x_host);
+    upload(arena, activation_in_place, x_host);
+    upload(arena, grad, dout_host);
 
-  vk::CommandStream stream(context);
-  ops::gelu_backward(stream, x, grad, separate);
-  ops::gelu_backward(stream, x, grad, grad);  // in place: grad = gelu'(x) * grad
-  ops::gelu_forward(stream, x, activation);
-  ops::gelu_forward(stream, activation_in_place, activation_in_place);
-  stream.submit();
-  const auto y = download(arena, activation), y_in_place = download(arena, activation_in_place);
-  CHECK(std::memcmp(y.data(), y_in_place.data(), n * sizeof(float)) == 0);
-  const auto in_place = download(arena, grad), expected = download(arena, separate);
-  CHECK(std::memcmp(in_place.data(), expected.data(), n * sizeof(float)) == 0);
+    vk::CommandStream stream(context);
+    ops::activation_backward(stream, act, x, grad, separate);
+    ops::activation_backward(stream, act, x, grad, grad);  // in place: grad = act'(x) * grad
+    ops::activation_forward(stream, act, x, activation);
+    ops::activation_forward(stream, act, activation_in_place, activation_in_place);
+    stream.submit();
+    const auto y = download(arena, activation), y_in_place = download(arena, activation_in_place);
+    CHECK(std::memcmp(y.data(), y_in_place.data(), n * sizeof(float)) == 0);
+    const auto in_place = download(arena, grad), expected = download(arena, separate);
+    CHECK(std::memcmp(in_place.data(), expected.data(), n * sizeof(float)) == 0);
 
-  upload(arena, grad, dout_host);
-  upload(arena, activation_in_place, x_host);
-  stream.submit();  // replay: the same inputs give the same bits
-  const auto again = download(arena, grad);
-  CHECK(std::memcmp(again.data(), in_place.data(), n * sizeof(float)) == 0);
+    upload(arena, grad, dout_host);
+    upload(arena, activation_in_place, x_host);
+    stream.submit();  // replay: the same inputs give the same bits
+    const auto again = download(arena, grad);
+    CHECK(std::memcmp(again.data(), in_place.data(), n * sizeof(float)) == 0);
+  }
 }
 
 TEST_CASE_FIXTURE(GpuFixture, "gelu refuses tensors of different sizes") {
@@ -127,6 +172,9 @@ TEST_CASE_FIXTURE(GpuFixture, "gelu refuses tensors of different sizes") {
   CHECK_THROWS_WITH_AS(ops::gelu_forward(stream, a, b), doctest::Contains("gelu_forward"),
                        alpha::Error);
   CHECK_THROWS_AS(ops::gelu_backward(stream, a, a, b), alpha::Error);
+  CHECK_THROWS_WITH_AS(ops::activation_forward(stream, ops::Activation::relu2, a, b),
+                       doctest::Contains("relu2_forward"), alpha::Error);
+  CHECK_THROWS_AS(ops::activation_backward(stream, ops::Activation::relu2, a, b, a), alpha::Error);
 }
 
 }  // namespace alpha::test

@@ -1,0 +1,107 @@
+// The transformer block's forward and the head, for training and decoding (see block.h). Reads top
+// to bottom in model order: norm, q/k/v, (QK-norm, rotary), attention, projection + residual, norm,
+// MLP, projection + residual.
+#include "engine/gpt/block.h"
+
+#include "engine/gpt/lm_head.h"
+#include "engine/ops/attention.h"
+#include "engine/ops/elementwise.h"
+#include "engine/ops/matmul.h"
+
+namespace alpha::gpt {
+
+using ops::Layout;
+
+Tensor parameter_view(const ParameterLayout& layout, const vk::BufferSlice& buffer, int index) {
+  const auto& p = layout.params.at(index);
+  return Tensor{p.shape, DType::f32, buffer.sub(p.offset * 4, p.numel * 4)};
+}
+
+std::optional<Tensor> optional_view(const ParameterLayout& layout, const vk::BufferSlice& buffer, int index) {
+  if (index == kAbsent) return std::nullopt;
+  return parameter_view(layout, buffer, index);
+}
+
+BlockWeights block_weights(const ParameterLayout& layout, int layer, const vk::BufferSlice& buffer) {
+  const auto& b = layout.blocks.at(layer);
+  auto view = [&](int index) { return parameter_view(layout, buffer, index); };
+  auto optional = [&](int index) { return optional_view(layout, buffer, index); };
+  return {optional(b.ln1_w),     optional(b.ln1_b), optional(b.ln2_w),       optional(b.ln2_b),
+          view(b.qkv_w),         view(b.qkv_b),     view(b.attn_proj_w),     view(b.attn_proj_b),
+          view(b.fc_w),          view(b.fc_b),      view(b.fc_proj_w),       view(b.fc_proj_b)};
+}
+
+ops::NormKind norm_kind(const GptConfig& config) {
+  return config.norm == Norm::rmsnorm ? ops::NormKind::rmsnorm : ops::NormKind::layernorm;
+}
+
+ops::Activation mlp_activation(const GptConfig& config) {
+  return config.mlp == Mlp::relu2 ? ops::Activation::relu2 : ops::Activation::gelu;
+}
+
+ops::QkTransform qk_transform(const GptConfig& config) {
+  ops::QkTransform t;
+  t.n_head = config.n_head;
+  t.n_kv_head = config.kv_heads();
+  t.head_size = config.head_size();
+  t.qk_norm = config.qk_norm;
+  t.rope = config.pos == Positions::rope;
+  return t;
+}
+
+bool transforms_qk(const GptConfig& config) { return config.qk_norm || config.pos == Positions::rope; }
+
+void block_forward(vk::CommandStream& stream, const GptConfig& config, const BlockWeights& w,
+                   const Tensor& residual, BlockTensors& t, const BlockPass& pass) {
+  const auto norm = norm_kind(config);
+  const auto act = mlp_activation(config);
+  const bool qk = transforms_qk(config);
+  // norm(x) · Wᵀ + b into out (and act(out) into act_out): decoding fuses the norm into the
+  // projection where the device allows (ln, mean and rstd may be left unwritten); training needs
+  // them for the backward.
+  auto norm_project = [&](const Tensor& x, const std::optional<Tensor>& nw, const std::optional<Tensor>& nb,
+                          const Tensor& W, const Tensor& bias, const Tensor& out, const Tensor& ln,
+                          const Tensor& mean, const Tensor& rstd, const Tensor* act_out) {
+    if (pass.decoding) {
+      ops::norm_matmul_nt(stream, norm, x, ptr(nw), ptr(nb), W, bias, out, ln, mean, rstd, act_out, act);
+      return;
+    }
+    ops::norm_forward(stream, norm, x, ptr(nw), ptr(nb), ln, mean, rstd);
+    ops::matmul(stream, ln, W, out, Layout::NT, &bias);
+    if (act_out) ops::activation_forward(stream, act, out, *act_out);
+  };
+  // residual + y·Wᵀ + b: decoding adds in place as the projection's accumulate (the same float sum
+  // as an add after the matmul, one dispatch fewer on a path that pays ~25 us per dispatch on
+  // lavapipe); training keeps the sum in a new tensor, the next norm's saved input.
+  auto project_add = [&](const Tensor& y, const Tensor& W, const Tensor& bias, const Tensor& in,
+                         const Tensor& proj, const Tensor& sum) {
+    if (pass.decoding) {
+      ops::matmul(stream, y, W, in, Layout::NT, &bias, /*accumulate=*/true);
+      return;
+    }
+    ops::matmul(stream, y, W, proj, Layout::NT, &bias);
+    ops::add(stream, in, proj, sum);
+  };
+
+  norm_project(residual, w.ln1_w, w.ln1_b, w.qkv_w, w.qkv_b, qk ? t.qkv_raw : t.qkv, t.ln1, t.ln1_mean, t.ln1_rstd,
+               nullptr);
+  if (qk)
+    ops::qk_transform_forward(stream, qk_transform(config), t.qkv_raw, t.qkv, t.qk_rstd,
+                              pass.rope_table ? *pass.rope_table : t.qk_rstd, pass.T, pass.pos0);
+  ops::attention_forward(stream, t.attention_qkv, t.atty, t.lse, config.n_head, pass.pos0, config.kv_heads());
+  project_add(t.atty, w.attn_proj_w, w.attn_proj_b, residual, t.attproj, t.residual2);
+  const Tensor& mid = pass.decoding ? residual : t.residual2;
+  norm_project(mid, w.ln2_w, w.ln2_b, w.fc_w, w.fc_b, t.fch, t.ln2, t.ln2_mean, t.ln2_rstd, &t.fch_act);
+  project_add(t.fch_act, w.fc_proj_w, w.fc_proj_b, mid, t.fcproj, t.residual3);
+}
+
+void head_forward(vk::CommandStream& stream, const GptConfig& config, const ParameterLayout& layout,
+                  const vk::BufferSlice& params, const Tensor& x, const Tensor& lnf, const Tensor& lnf_mean,
+                  const Tensor& lnf_rstd, const Tensor& logits, uint64_t max_binding_bytes) {
+  const auto lnf_w = optional_view(layout, params, layout.lnf_w), lnf_b = optional_view(layout, params, layout.lnf_b);
+  ops::norm_forward(stream, norm_kind(config), x, ptr(lnf_w), ptr(lnf_b), lnf, lnf_mean, lnf_rstd);
+  lm_head_forward(stream, lnf, parameter_view(layout, params, layout.lm_head), logits, max_binding_bytes);
+  if (config.logit_softcap > 0) ops::softcap(stream, logits, logits, config.logit_softcap, max_binding_bytes);
+}
+
+}  // namespace alpha::gpt

@@ -1,0 +1,73 @@
+// One transformer block's forward, and the final norm + LM head, written once for training
+// (GptModel: B·T rows, every intermediate kept for the backward) and decoding (GptDecoder: a chunk
+// of rows whose keys and values go to the KV cache, the residual stream updated in place). An
+// architecture option is added here, once; the backward (training only) is in model.cpp.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "engine/gpt/config.h"
+#include "engine/gpt/parameters.h"
+#include "engine/ops/gelu.h"
+#include "engine/ops/layernorm.h"
+#include "engine/ops/qk_transform.h"
+#include "engine/tensor.h"
+#include "engine/vk/command_stream.h"
+
+namespace alpha::gpt {
+
+// Parameter `index` of `layout` inside `buffer` (parameters or gradients); nullopt for kAbsent.
+Tensor parameter_view(const ParameterLayout& layout, const vk::BufferSlice& buffer, int index);
+std::optional<Tensor> optional_view(const ParameterLayout& layout, const vk::BufferSlice& buffer, int index);
+
+inline const Tensor* ptr(const std::optional<Tensor>& t) { return t ? &*t : nullptr; }
+
+// One block's parameters (or their gradients) as tensors; the norms' may be absent.
+struct BlockWeights {
+  std::optional<Tensor> ln1_w, ln1_b, ln2_w, ln2_b;
+  Tensor qkv_w, qkv_b, attn_proj_w, attn_proj_b, fc_w, fc_b, fc_proj_w, fc_proj_b;
+};
+BlockWeights block_weights(const ParameterLayout& layout, int layer, const vk::BufferSlice& buffer);
+
+// The architecture's kernels' choices, from the config.
+ops::NormKind norm_kind(const GptConfig& config);
+ops::Activation mlp_activation(const GptConfig& config);
+ops::QkTransform qk_transform(const GptConfig& config);
+bool transforms_qk(const GptConfig& config);  // QK-norm or rotary: q/k pass through qk_transform
+
+// Where one block's forward reads and writes, for n rows (B·T, or a decoding chunk). C is n_embd,
+// Q = (n_head + 2·n_kv_head)·head_size the q/k/v width, H the MLP's hidden width.
+struct BlockTensors {
+  Tensor ln1, ln1_mean, ln1_rstd;  // (n, C), (n), (n)
+  Tensor qkv_raw;                  // (n, Q) the projection, when transforms_qk (else unused)
+  Tensor qk_rstd;                  // (n, n_head + n_kv_head) QK-norm statistics, when qk_norm
+  Tensor qkv;                      // (n, Q) the attention's q/k/v of these rows (decoding: KV-cache rows)
+  Tensor attention_qkv;            // what attention reads: qkv (training) or the cache's first pos0 + n rows
+  Tensor atty, lse;                // (n, C), (n_head, n)
+  Tensor attproj, residual2;       // training only: residual2 = residual + attproj
+  Tensor ln2, ln2_mean, ln2_rstd;  // (n, C), (n), (n)
+  Tensor fch, fch_act;             // (n, H): the MLP's hidden units before and after the activation
+  Tensor fcproj, residual3;        // training only: residual3 = residual2 + fcproj
+};
+
+// How the block runs: training keeps every intermediate and writes new residual tensors; decoding
+// runs the fused norm + projection kernels and adds into `residual` in place (residual2/residual3
+// unused). Rows are at positions pos0 + (row % T); attention's first query is at pos0.
+struct BlockPass {
+  bool decoding = false;
+  int T = 0;
+  int pos0 = 0;
+  const Tensor* rope_table = nullptr;  // (seq_len, head_size/2, 2) when pos = rope
+};
+
+void block_forward(vk::CommandStream& stream, const GptConfig& config, const BlockWeights& w,
+                   const Tensor& residual, BlockTensors& t, const BlockPass& pass);
+
+// The final norm and the LM head: lnf = norm(x) (rows of C), logits = lnf · headᵀ, soft-capped
+// when the config says so. head is wte (tied) or lm_head.
+void head_forward(vk::CommandStream& stream, const GptConfig& config, const ParameterLayout& layout,
+                  const vk::BufferSlice& params, const Tensor& x, const Tensor& lnf, const Tensor& lnf_mean,
+                  const Tensor& lnf_rstd, const Tensor& logits, uint64_t max_binding_bytes);
+
+}  // namespace alpha::gpt
