@@ -87,7 +87,7 @@ void block_forward(vk::CommandStream& stream, const GptConfig& config, const Blo
                nullptr);
   if (qk)
     ops::qk_transform_forward(stream, qk_transform(config), t.qkv_raw, t.qkv, t.qk_rstd,
-                              pass.rope_table ? *pass.rope_table : t.qk_rstd, pass.T, pass.pos0);
+                              pass.rope_table ? *pass.rope_table : Tensor{}, pass.T, pass.pos0);
   ops::attention_forward(stream, t.attention_qkv, t.atty, t.lse, config.n_head, pass.pos0, config.kv_heads());
   project_add(t.atty, w.attn_proj_w, w.attn_proj_b, residual, t.attproj, t.residual2);
   const Tensor& mid = pass.decoding ? residual : t.residual2;

@@ -41,7 +41,7 @@ bool transforms_qk(const GptConfig& config);  // QK-norm or rotary: q/k pass thr
 struct BlockTensors {
   Tensor ln1, ln1_mean, ln1_rstd;  // (n, C), (n), (n)
   Tensor qkv_raw;                  // (n, Q) the projection, when transforms_qk (else unused)
-  Tensor qk_rstd;                  // (n, n_head + n_kv_head) QK-norm statistics, when qk_norm
+  Tensor qk_rstd;                  // (n, n_head + n_kv_head) QK-norm statistics (qk_norm only)
   Tensor qkv;                      // (n, Q) the attention's q/k/v of these rows (decoding: KV-cache rows)
   Tensor attention_qkv;            // what attention reads: qkv (training) or the cache's first pos0 + n rows
   Tensor atty, lse;                // (n, C), (n_head, n)

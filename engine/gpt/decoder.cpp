@@ -44,10 +44,8 @@ GptDecoder::GptDecoder(vk::Context& context, const GptConfig& config, int max_ch
   c.tokens = Tensor::empty(arena_, {1, R}, DType::i32);
   c.x = Tensor::empty(arena_, {R, C});
   c.ln = Tensor::empty(arena_, {R, C}), c.mean = Tensor::empty(arena_, {R}), c.rstd = Tensor::empty(arena_, {R});
-  if (transforms_qk(config_)) {
-    c.qkv_raw = Tensor::empty(arena_, {R, Q});
-    c.qk_rstd = Tensor::empty(arena_, {R, config_.n_head + config_.kv_heads()});
-  }
+  if (transforms_qk(config_)) c.qkv_raw = Tensor::empty(arena_, {R, Q});
+  if (config_.qk_norm) c.qk_rstd = Tensor::empty(arena_, {R, config_.n_head + config_.kv_heads()});
   c.att = Tensor::empty(arena_, {R, C});
   c.lse = Tensor::empty(arena_, {config_.n_head, R});
   c.fch = Tensor::empty(arena_, {R, 4 * C}), c.fch_act = Tensor::empty(arena_, {R, 4 * C});
@@ -88,10 +86,9 @@ void GptDecoder::record_chunk(vk::CommandStream& stream, int p, int n) {
   t.ln1 = t.ln2 = first_rows(c.ln, n, C);
   t.ln1_mean = t.ln2_mean = first_rows(c.mean, n, 0);
   t.ln1_rstd = t.ln2_rstd = first_rows(c.rstd, n, 0);
-  if (transforms_qk(config_)) {
-    t.qkv_raw = first_rows(c.qkv_raw, n, Q);
+  if (transforms_qk(config_)) t.qkv_raw = first_rows(c.qkv_raw, n, Q);
+  if (config_.qk_norm)
     t.qk_rstd = Tensor{{n, c.qk_rstd.cols()}, DType::f32, c.qk_rstd.slice.sub(0, n * c.qk_rstd.cols() * 4)};
-  }
   t.atty = first_rows(c.att, n, C);
   t.lse = Tensor{{1, NH, n}, DType::f32, c.lse.slice.sub(0, int64_t(NH) * n * 4)};
   t.fch = first_rows(c.fch, n, 4 * C), t.fch_act = first_rows(c.fch_act, n, 4 * C);

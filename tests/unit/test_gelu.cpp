@@ -46,27 +46,40 @@ static std::vector<float> test_inputs() {
   return x;
 }
 
+// activation(x) and its gradient times dout (random, non-zero) on the device; dx starts as garbage
+// so that the backward must overwrite it.
+struct ActivationRun {
+  std::vector<float> dout, out, dx;
+};
+static ActivationRun run_activation(vk::Context& context, ops::Activation act, const std::vector<float>& x_host) {
+  vk::Arena arena(context);
+  const auto n = static_cast<int64_t>(x_host.size());
+  ActivationRun r;
+  r.dout = random_nonzero(n, 22);
+  Tensor x = Tensor::empty(arena, {n}), out = Tensor::empty(arena, {n});
+  Tensor dout = Tensor::empty(arena, {n}), dx = Tensor::empty(arena, {n});
+  upload(arena, x, x_host);
+  upload(arena, dout, r.dout);
+  upload(arena, dx, random_nonzero(n, 23));  // must be overwritten, not accumulated
+  vk::CommandStream stream(context);
+  ops::activation_forward(stream, act, x, out);
+  ops::activation_backward(stream, act, x, dout, dx);
+  stream.submit();
+  r.out = download(arena, out);
+  r.dx = download(arena, dx);
+  return r;
+}
+
 TEST_CASE_FIXTURE(GpuFixture,
                   "gelu forward and backward match double precision, also for |x| up to 50") {
-  auto& context = gpu();
-  vk::Arena arena(context);
   // 4738 values, then 4736 (a multiple of 4: the texel kernels on CPU devices)
   for (const int64_t drop : {0, 2}) {
     auto x_host = test_inputs();
     x_host.resize(x_host.size() - drop);
     const auto n = static_cast<int64_t>(x_host.size());
     CAPTURE(n);
-    const auto dout_host = random_nonzero(n, 22);
-    Tensor x = Tensor::empty(arena, {n}), out = Tensor::empty(arena, {n});
-    Tensor dout = Tensor::empty(arena, {n}), dx = Tensor::empty(arena, {n});
-    upload(arena, x, x_host);
-    upload(arena, dout, dout_host);
-    upload(arena, dx, random_nonzero(n, 23));  // must be overwritten, not accumulated
-
-    vk::CommandStream stream(context);
-    ops::gelu_forward(stream, x, out);
-    ops::gelu_backward(stream, x, dout, dx);
-    stream.submit();
+    const auto got = run_activation(gpu(), ops::Activation::gelu, x_host);
+    const auto& dout_host = got.dout;
 
     std::vector<double> want_out(n), want_dx(n), tol_out(n), tol_dx(n);
     for (int64_t i = 0; i < n; ++i) {
@@ -75,16 +88,14 @@ TEST_CASE_FIXTURE(GpuFixture,
       tol_out[i] = forward_tolerance(x_host[i]);
       tol_dx[i] = forward_tolerance(x_host[i]) * std::abs(dout_host[i]);
     }
-    check_close("gelu out", download(arena, out), want_out, tol_out);
-    check_close("gelu dx", download(arena, dx), want_dx, tol_dx);
+    check_close("gelu out", got.out, want_out, tol_out);
+    check_close("gelu dx", got.dx, want_dx, tol_dx);
   }
 }
 
 // relu2(x) = max(x, 0)², relu2'(x) = 2·max(x, 0): one fp32 rounding each (r·r, and 2r·dout
 // with 2r exact), so within 2^-24 of the result relative; zero and negative x give exactly 0.
 TEST_CASE_FIXTURE(GpuFixture, "relu2 forward and backward match double precision, zeros exactly") {
-  auto& context = gpu();
-  vk::Arena arena(context);
   // 4738 values, then 4736 (a multiple of 4: the texel kernels on CPU devices), each with exact
   // zeros and signed zeros among the random and swept ones
   for (const int64_t drop : {0, 2}) {
@@ -93,17 +104,8 @@ TEST_CASE_FIXTURE(GpuFixture, "relu2 forward and backward match double precision
     x_host.resize(x_host.size() - drop);
     const auto n = static_cast<int64_t>(x_host.size());
     CAPTURE(n);
-    const auto dout_host = random_nonzero(n, 22);
-    Tensor x = Tensor::empty(arena, {n}), out = Tensor::empty(arena, {n});
-    Tensor dout = Tensor::empty(arena, {n}), dx = Tensor::empty(arena, {n});
-    upload(arena, x, x_host);
-    upload(arena, dout, dout_host);
-    upload(arena, dx, random_nonzero(n, 23));  // must be overwritten, not accumulated
-
-    vk::CommandStream stream(context);
-    ops::activation_forward(stream, ops::Activation::relu2, x, out);
-    ops::activation_backward(stream, ops::Activation::relu2, x, dout, dx);
-    stream.submit();
+    const auto got = run_activation(gpu(), ops::Activation::relu2, x_host);
+    const auto& dout_host = got.dout;
 
     const double u = std::ldexp(1.0, -24);
     std::vector<double> want_out(n), want_dx(n), tol_out(n), tol_dx(n);
@@ -114,8 +116,8 @@ TEST_CASE_FIXTURE(GpuFixture, "relu2 forward and backward match double precision
       tol_out[i] = u * want_out[i] + 1e-30;  // 1e-30: where x <= 0 only an exact 0 passes
       tol_dx[i] = u * std::abs(want_dx[i]) + 1e-30;
     }
-    check_close("relu2 out", download(arena, out), want_out, tol_out);
-    check_close("relu2 dx", download(arena, dx), want_dx, tol_dx);
+    check_close("relu2 out", got.out, want_out, tol_out);
+    check_close("relu2 dx", got.dx, want_dx, tol_dx);
   }
 }
 
