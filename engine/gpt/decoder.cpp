@@ -88,7 +88,8 @@ void GptDecoder::record_chunk(vk::CommandStream& stream, int p, int n) {
   t.ln1_rstd = t.ln2_rstd = first_rows(c.rstd, n, 0);
   if (transforms_qk(config_)) t.qkv_raw = first_rows(c.qkv_raw, n, Q);
   if (config_.qk_norm)
-    t.qk_rstd = Tensor{{n, c.qk_rstd.cols()}, DType::f32, c.qk_rstd.slice.sub(0, n * c.qk_rstd.cols() * 4)};
+    t.qk_rstd =
+        Tensor{{n, c.qk_rstd.cols()}, DType::f32, c.qk_rstd.slice.sub(0, n * c.qk_rstd.cols() * 4)};
   t.atty = first_rows(c.att, n, C);
   t.lse = Tensor{{1, NH, n}, DType::f32, c.lse.slice.sub(0, int64_t(NH) * n * 4)};
   t.fch = first_rows(c.fch, n, 4 * C), t.fch_act = first_rows(c.fch_act, n, 4 * C);

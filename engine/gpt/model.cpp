@@ -314,8 +314,8 @@ void GptModel::backward(vk::CommandStream& stream) {
     bias_grad(rows(a.dresidual, C), g.attn_proj_b);
     ops::attention_backward(stream, a.dln, x.qkv, x.atty, x.lse, a.dqkv, NH, config_.kv_heads());  // (B,T,Q)
     if (transforms_qk(config_))  // d(qkv) -> d(qkv_raw), in place
-      ops::qk_transform_backward(stream, qk_transform(config_), a.dqkv, x.qkv_raw, x.qk_rstd, a.rope_table,
-                                 a.dqkv, T_);
+      ops::qk_transform_backward(stream, qk_transform(config_), a.dqkv, x.qkv_raw, x.qk_rstd,
+                                 a.rope_table, a.dqkv, T_);
     ops::matmul(stream, a.dqkv, w.qkv_w, a.dln, Layout::NN);                                 // dln1 (B,T,C)
     ops::matmul(stream, rows(a.dqkv, Q), rows(x.ln1, C), g.qkv_w, Layout::TN, nullptr, true);
     bias_grad(rows(a.dqkv, Q), g.qkv_b);

@@ -51,7 +51,8 @@ static std::vector<float> test_inputs() {
 struct ActivationRun {
   std::vector<float> dout, out, dx;
 };
-static ActivationRun run_activation(vk::Context& context, ops::Activation act, const std::vector<float>& x_host) {
+static ActivationRun run_activation(vk::Context& context, ops::Activation act,
+                                    const std::vector<float>& x_host) {
   vk::Arena arena(context);
   const auto n = static_cast<int64_t>(x_host.size());
   ActivationRun r;
