@@ -265,6 +265,8 @@ std::vector<perf::TrainRow> bench_train_table(vk::Context& context, const BenchO
       total += group.bytes;
     }
     fmt::print("       memory: {:.1f} MiB in all{}\n", total / 1048576.0, memory);
+    fmt::print("       host CPU per step: {:.3f} ms replayed, {:.3f} ms recorded anew\n",
+               r.host_ms_replayed, r.host_ms_recorded);
     if (!r.kernel_ms.empty()) {
       double sum = 0;
       for (const auto& [kernel, ms] : r.kernel_ms) sum += ms;

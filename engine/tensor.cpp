@@ -28,6 +28,12 @@ Tensor Tensor::empty(vk::Arena& arena, std::vector<int64_t> shape, DType dtype) 
   return t;
 }
 
+Tensor Tensor::of(vk::Arena& arena, std::span<const float> values) {
+  Tensor t = empty(arena, {static_cast<int64_t>(values.size())});
+  upload(arena, t, values);
+  return t;
+}
+
 int64_t Tensor::numel() const {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;

@@ -22,6 +22,8 @@ struct Tensor {
   vk::BufferSlice slice;
 
   static Tensor empty(vk::Arena& arena, std::vector<int64_t> shape, DType dtype = DType::f32);
+  // A new 1-D f32 tensor holding `values` (small constants: a loss scale, step scalars).
+  static Tensor of(vk::Arena& arena, std::span<const float> values);
 
   int64_t numel() const;
   size_t bytes() const { return static_cast<size_t>(numel()) * dtype_bytes(dtype); }

@@ -115,7 +115,9 @@ static json train_json(const TrainRow& t) {
             {"memory_total_bytes", total},
             {"kernel_ms", kernels},
             {"dispatches", r.dispatches},
-            {"barriers", r.barriers}};
+            {"barriers", r.barriers},
+            {"host_ms_replayed", r.host_ms_replayed},
+            {"host_ms_recorded", r.host_ms_recorded}};
   if (t.torch) {
     json variants = json::object();
     for (const auto& [variant, ms] : t.torch->variants) variants[variant] = ms;

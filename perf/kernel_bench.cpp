@@ -185,7 +185,7 @@ Record prepare_softmax_xent(Inputs& in, const KernelCase& c) {
   std::vector<int32_t> ids(N);
   for (int64_t i = 0; i < N; ++i) ids[i] = int32_t((i * 7919) % V);
   upload(in.arena(), targets, ids);
-  const float scale = 1.0f / float(N);
+  const Tensor scale = Tensor::of(in.arena(), std::vector<float>{1.0f / float(N)});
   return [=](vk::CommandStream& s) {
     ops::softmax_cross_entropy(s, logits, targets, losses, dlogits, scale);
   };
@@ -202,7 +202,12 @@ Record prepare_optimizer(vk::Context& context, Inputs& in, const KernelCase& c, 
   config.lr = 3e-4f;
   config.weight_decay = 0.1f;
   config.max_norm = 1.0f;
-  return [=](vk::CommandStream& s) { ops::adamw_update(s, params, grads, m, v, norm_sq, config); };
+  const auto scalars = ops::adamw_step_scalars(config);
+  const Tensor step = Tensor::of(
+      in.arena(), std::vector<float>{scalars.decay, scalars.step_size, scalars.bc2_sqrt, 0});
+  return [=](vk::CommandStream& s) {
+    ops::adamw_update(s, params, grads, m, v, norm_sq, step, config);
+  };
 }
 }  // namespace
 

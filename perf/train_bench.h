@@ -1,6 +1,7 @@
 // Training-step benchmark: a GPT of a given config does full steps (zero grad, forward, loss,
 // backward, clip, AdamW) on random tokens; wall time per step (host submit to fence) and tokens/s,
-// median over iterations. The PyTorch peer (perf/torch_peer.h) runs the identical step.
+// median over iterations, and the host's CPU time per step with the step replayed and recorded
+// anew. The PyTorch peer (perf/torch_peer.h) runs the identical step.
 #pragma once
 
 #include <string>
@@ -21,6 +22,9 @@ struct TrainBenchResult {
   // GPU time per kernel over one profiled step (GPU timestamps), largest first; empty without them.
   std::vector<std::pair<std::string, double>> kernel_ms;
   size_t dispatches = 0, barriers = 0;
+  // CPU time of the host thread per step (median, ms): the step recorded once and replayed (the
+  // timed iterations), and recorded anew every step (as before replay; a few extra steps).
+  double host_ms_replayed = 0, host_ms_recorded = 0;
 };
 
 TrainBenchResult bench_train_step(vk::Context& context, const std::string& name,

@@ -6,7 +6,10 @@
 //   p = p * (1 - lr*wd)
 //   m = b1*m + (1 - b1)*g           v = b2*v + (1 - b2)*g^2
 //   p = p - step_size * m / (sqrt(v) / bc2_sqrt + eps)   step_size = lr / (1 - b1^t), bc2_sqrt = sqrt(1 - b2^t)
-// The host folds the scalars (in double, like PyTorch's Python floats); grads are only read.
+// The host folds the scalars (in double, like PyTorch's Python floats); grads are only read. The
+// scalars that change every step (decay, step_size, bc2_sqrt) are read from a small device buffer
+// that the host writes before each submit, so that a recorded training step replays unchanged; the
+// run's constants stay push constants.
 // A non-finite squared norm (a NaN or inf gradient somewhere, or an overflowing sum) skips the step:
 // params, m and v stay as they were, so one bad batch cannot poison the weights.
 // TEXEL (CPU devices, n % 4 == 0): each invocation takes a texel (n counts texels); params, grads, m
@@ -18,13 +21,10 @@
 
 layout(push_constant) uniform Push {
   uint n;
-  float decay;      // 1 - lr * weight_decay
   float beta1;
   float beta2;
   float one_minus_beta1;
   float one_minus_beta2;
-  float step_size;  // lr / (1 - beta1^step)
-  float bc2_sqrt;   // sqrt(1 - beta2^step)
   float eps;
   float max_norm;   // <= 0: no clipping
 } p;
@@ -54,6 +54,15 @@ layout(binding = 3) buffer V { float v[]; };
 #define STORE(name, i, value) name[i] = value
 #endif
 layout(binding = 4) readonly buffer NormSq { float norm_sq[]; };  // [0]: sum of squares of all grads
+#ifdef TEXEL
+layout(binding = 8) readonly buffer Step {
+#else
+layout(binding = 5) readonly buffer Step {
+#endif
+  float decay;      // 1 - lr * weight_decay
+  float step_size;  // lr / (1 - beta1^step)
+  float bc2_sqrt;   // sqrt(1 - beta2^step)
+} s;
 
 void main() {
   if (isnan(norm_sq[0]) || isinf(norm_sq[0])) return;
@@ -64,8 +73,8 @@ void main() {
   }
   const uint n = p.n;
   const float beta1 = p.beta1, beta2 = p.beta2, one_minus_beta1 = p.one_minus_beta1;
-  const float one_minus_beta2 = p.one_minus_beta2, bc2_sqrt = p.bc2_sqrt, eps = p.eps;
-  const float decay = p.decay, step_size = p.step_size;
+  const float one_minus_beta2 = p.one_minus_beta2, bc2_sqrt = s.bc2_sqrt, eps = p.eps;
+  const float decay = s.decay, step_size = s.step_size;
   FOR_EACH_ELEMENT(i, n) {
     const VALUE g = LOAD(grads, i) * coef;
     const VALUE mi = LOAD(m, i) * beta1 + one_minus_beta1 * g;

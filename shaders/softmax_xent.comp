@@ -15,7 +15,6 @@
 layout(push_constant) uniform Push {
   uint rows;          // N of this dispatch
   uint vocab;         // V
-  float dloss_scale;  // multiplies every dlogits element (e.g. 1 / number of counted targets)
   float softcap;      // > 0: the logits are cap·tanh(z/cap), dlogits is w.r.t. z; 0: plain
 } p;
 
@@ -25,6 +24,9 @@ layout(binding = 0) readonly buffer Logits { float logits[]; };    // (N, V)
 layout(binding = 1) readonly buffer Targets { int targets[]; };    // (N)
 layout(binding = 2) writeonly buffer Losses { float losses[]; };   // (N)
 layout(binding = 3) writeonly buffer DLogits { float dlogits[]; }; // (N, V), may alias logits
+// multiplies every dlogits element (e.g. 1 / number of counted targets); a buffer, not a push
+// constant, so that a recorded training step replays with each batch's own count
+layout(binding = 4) readonly buffer Scale { float dloss_scale; };
 
 shared float s_max[gl_WorkGroupSize.x];
 shared float s_sum[gl_WorkGroupSize.x];
@@ -40,6 +42,7 @@ void merge(inout float m, inout float s, float m2, float s2) {
 
 void main() {
   const uint tid = gl_LocalInvocationID.x;
+  const float scale = dloss_scale;  // read once: a storage-buffer load in a loop is a loop on lavapipe
   for (uint row = gl_WorkGroupID.x; row < p.rows; row += gl_NumWorkGroups.x) {
     const int target = targets[row];
     const uint base = row * p.vocab;  // numel < 2^32, checked by the launcher
@@ -77,7 +80,7 @@ void main() {
     for (uint j = tid; j < p.vocab; j += gl_WorkGroupSize.x) {
       const float x = logits[base + j];
       const float prob = exp(x - row_max) / row_sum;
-      float d = (prob - (int(j) == target ? 1.0 : 0.0)) * p.dloss_scale;
+      float d = (prob - (int(j) == target ? 1.0 : 0.0)) * scale;
       if (p.softcap > 0.0) {  // uniform: the push constant
         const float r = x / p.softcap;
         d *= max(1.0 - r * r, 0.0);

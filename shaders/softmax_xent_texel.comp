@@ -17,7 +17,6 @@
 layout(push_constant) uniform Push {
   uint rows;          // N
   uint vocab;         // V
-  float dloss_scale;  // multiplies every dlogits element
   float softcap;      // > 0: the logits are cap·tanh(z/cap), dlogits is w.r.t. z; 0: plain
 } p;
 
@@ -27,6 +26,7 @@ layout(rgba32f, binding = 0) uniform readonly imageBuffer logits4;    // (N, V)
 layout(binding = 1) readonly buffer Targets { int targets[]; };       // (N)
 layout(binding = 2) writeonly buffer Losses { float losses[]; };      // (N)
 layout(binding = 3) writeonly buffer DLogits4 { vec4 dlogits4[]; };  // (N, V), may alias logits
+layout(binding = 4) readonly buffer Scale { float dloss_scale; };      // multiplies every dlogits element
 
 const float kLowest = -3.402823466e38;  // not -inf: keeps exp(m - max) finite
 
@@ -61,7 +61,7 @@ void main() {
 
   if (row >= p.rows) return;
   losses[row] = target == -1 ? 0.0 : valid ? (row_max - x_target) + log(row_sum) : uintBitsToFloat(0x7fc00000u);
-  const float scale = target == -1 ? 0.0 : p.dloss_scale;
+  const float scale = target == -1 ? 0.0 : dloss_scale;
   const float inv_sum = 1.0 / row_sum;
   ivec4 j = ivec4(0, 1, 2, 3);
   for (int c = 0; c < int(V4); ++c) {

@@ -3,24 +3,26 @@
 #include "engine/gpt/model.h"
 
 #include <fmt/format.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "common/error.h"
+#include "engine/gpt/block.h"
+#include "engine/gpt/lm_head.h"
 #include "engine/ops/attention.h"
 #include "engine/ops/bias_grad.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/embedding.h"
-#include "engine/gpt/block.h"
 #include "engine/ops/gelu.h"
 #include "engine/ops/launch.h"
 #include "engine/ops/layernorm.h"
 #include "engine/ops/matmul.h"
 #include "engine/ops/reduce.h"
 #include "engine/ops/softmax_xent.h"
-#include "engine/gpt/lm_head.h"
 
 namespace alpha::gpt {
 
@@ -29,7 +31,9 @@ using ops::Layout;
 // The activations by name; their shapes, order and lifetimes are for_each_activation's. A layer's
 // are block_forward's BlockTensors.
 struct GptModel::Activations {
-  Tensor tokens, targets, encoded;
+  Tensor batch;  // i32 words, uploaded at once: the per-step scalars below, tokens, targets
+  Tensor tokens, targets, dloss_scale, adamw_decayed, adamw_plain;  // views of batch
+  Tensor encoded;
   std::vector<BlockTensors> layers;
   Tensor lnf, lnf_mean, lnf_rstd;
   Tensor logits;  // holds dlogits after the fused loss
@@ -42,6 +46,34 @@ struct GptModel::Activations {
 namespace {
 
 constexpr int64_t kPartials = std::max<int64_t>(ops::kReduceGroups, ops::kNormPartials);
+
+// The batch buffer, in 4-byte words; each part starts 256 bytes apart (any device's binding offset
+// alignment): [0] the loss scale (f32), the decayed and the plain parameters' AdamW step scalars,
+// then tokens and targets (i32, B·T each).
+constexpr int64_t kPartWords = 64;
+constexpr int64_t kScaleAt = 0, kAdamWDecayedAt = kPartWords, kAdamWPlainAt = 2 * kPartWords;
+constexpr int64_t kTokensAt = 3 * kPartWords;
+int64_t round_up_part(int64_t words) {
+  return (words + kPartWords - 1) / kPartWords * kPartWords;
+}
+int64_t targets_at(int64_t B, int64_t T) {
+  return kTokensAt + round_up_part(B * T);
+}
+int64_t batch_words(int64_t B, int64_t T) {
+  return targets_at(B, T) + round_up_part(B * T);
+}
+
+// The views of the batch buffer (allocated as a.batch).
+void carve_batch(GptModel::Activations& a, int64_t B, int64_t T) {
+  const auto words = [&](int64_t at, int64_t n) { return a.batch.slice.sub(at * 4, n * 4); };
+  a.dloss_scale = Tensor{{1}, DType::f32, words(kScaleAt, 1)};
+  a.adamw_decayed =
+      Tensor{{ops::kAdamWStepFloats}, DType::f32, words(kAdamWDecayedAt, ops::kAdamWStepFloats)};
+  a.adamw_plain =
+      Tensor{{ops::kAdamWStepFloats}, DType::f32, words(kAdamWPlainAt, ops::kAdamWStepFloats)};
+  a.tokens = Tensor{{B, T}, DType::i32, words(kTokensAt, B * T)};
+  a.targets = Tensor{{B, T}, DType::i32, words(targets_at(B, T), B * T)};
+}
 
 // What keeps an activation alive: the forward's outputs that the backward reads (and the batch and
 // the logits), scratch that one pass reuses across layers, or a constant uploaded once.
@@ -58,8 +90,7 @@ void for_each_activation(GptModel::Activations& a, const GptConfig& c, int64_t B
   const int64_t Q = (c.n_head + 2 * c.kv_heads()) * c.head_size(), H = 4 * C;
   const auto f32 = DType::f32;
   const auto saved = Lifetime::saved, scratch = Lifetime::scratch;
-  visit(a.tokens, {B, T}, DType::i32, saved);
-  visit(a.targets, {B, T}, DType::i32, saved);
+  visit(a.batch, {batch_words(B, T)}, DType::i32, saved);
   visit(a.encoded, {B, T, C}, f32, saved);
   a.layers.resize(c.n_layer);
   for (auto& l : a.layers) {
@@ -155,8 +186,8 @@ static void check_fits(vk::Context& context, const GptConfig& config, int B, int
          B, T, config.describe(), mlp_bytes / 1048576.0, info.max_storage_buffer_range / 1048576.0, info.name);
 }
 
-
-GptModel::GptModel(vk::Context& context, const GptConfig& config, int B, int T, uint64_t max_binding_bytes)
+GptModel::GptModel(vk::Context& context, const GptConfig& config, int B, int T,
+                   uint64_t max_binding_bytes)
     : context_(context),
       config_((check_fits(context, config, B, T), config)),
       layout_(config),
@@ -164,7 +195,8 @@ GptModel::GptModel(vk::Context& context, const GptConfig& config, int B, int T, 
       T_(T),
       max_binding_bytes_(max_binding_bytes),
       arena_(context),
-      acts_(std::make_unique<Activations>()) {
+      acts_(std::make_unique<Activations>()),
+      replay_(!context.switches().disable_replay) {
   const int64_t bytes = layout_.total_floats * 4;
   params_ = arena_.allocate(bytes);
   grads_ = arena_.allocate(bytes);
@@ -175,6 +207,8 @@ GptModel::GptModel(vk::Context& context, const GptConfig& config, int B, int T, 
                       [&](Tensor& t, std::vector<int64_t> shape, DType dtype, Lifetime) {
                         t = Tensor::empty(arena_, shape, dtype);
                       });
+  carve_batch(*acts_, B, T);
+  batch_host_.assign(batch_words(B, T), 0);
 
   if (config_.pos == Positions::rope)
     upload(arena_, acts_->rope_table, ops::rope_table(config_.seq_len, config_.head_size(), config_.rope_theta));
@@ -228,23 +262,48 @@ void GptModel::set_optimizer_state(std::span<const float> m, std::span<const flo
   arena_.upload(adam_v_, v.data(), v.size_bytes());
 }
 
-void GptModel::set_batch(std::span<const int32_t> tokens, std::span<const int32_t> targets) {
+void GptModel::stage_batch(std::span<const int32_t> tokens, std::span<const int32_t> targets,
+                           float dloss_scale) {
   const size_t n = size_t(B_) * T_;
   if (tokens.size() != n || targets.size() != n)
     fail("set_batch: {} tokens and {} targets, the model was sized for {}x{}", tokens.size(), targets.size(), B_, T_);
-  valid_targets_ = 0;
+  int64_t valid = 0;
   for (size_t i = 0; i < n; ++i) {
     if (tokens[i] < 0 || tokens[i] >= config_.vocab_size)
       fail("set_batch: token {} at position {} is outside the vocabulary of {}", tokens[i], i, config_.vocab_size);
     if (targets[i] < -1 || targets[i] >= config_.vocab_size)
       fail("set_batch: target {} at position {} is outside the vocabulary of {}", targets[i], i, config_.vocab_size);
-    valid_targets_ += targets[i] >= 0;
+    valid += targets[i] >= 0;
   }
-  upload(arena_, acts_->tokens, tokens);
-  upload(arena_, acts_->targets, targets);
+  valid_targets_ = valid;
+  const float scale = dloss_scale != 0 ? dloss_scale
+                      : valid          ? 1.0f / static_cast<float>(valid)
+                                       : 0.0f;
+  std::memcpy(&batch_host_[kScaleAt], &scale, 4);
+  std::copy(tokens.begin(), tokens.end(), batch_host_.begin() + kTokensAt);
+  std::copy(targets.begin(), targets.end(), batch_host_.begin() + targets_at(B_, T_));
 }
 
-void GptModel::forward(vk::CommandStream& stream, bool with_loss, float dloss_scale) {
+void GptModel::stage_optimizer_scalars(const ops::AdamWConfig& config) {
+  ops::AdamWConfig plain = config;
+  plain.weight_decay = 0.0f;
+  const auto decayed_scalars = ops::adamw_step_scalars(config),
+             plain_scalars = ops::adamw_step_scalars(plain);
+  std::memcpy(&batch_host_[kAdamWDecayedAt], &decayed_scalars, sizeof decayed_scalars);
+  std::memcpy(&batch_host_[kAdamWPlainAt], &plain_scalars, sizeof plain_scalars);
+}
+
+void GptModel::upload_batch() {
+  arena_.upload(acts_->batch.slice, batch_host_.data(), batch_host_.size() * sizeof(int32_t));
+}
+
+void GptModel::set_batch(std::span<const int32_t> tokens, std::span<const int32_t> targets,
+                         float dloss_scale) {
+  stage_batch(tokens, targets, dloss_scale);
+  upload_batch();
+}
+
+void GptModel::forward(vk::CommandStream& stream, bool with_loss) {
   auto& a = *acts_;
   const auto& P = layout_;
   const auto wpe = optional_view(P, params_, P.wpe);
@@ -262,9 +321,8 @@ void GptModel::forward(vk::CommandStream& stream, bool with_loss, float dloss_sc
                max_binding_bytes_);
   if (!with_loss) return;
   if (valid_targets_ == 0) fail("forward: every target of the batch is ignored (-1); there is no loss to compute");
-  ops::softmax_cross_entropy(stream, a.logits, a.targets, a.losses, a.logits,
-                             dloss_scale != 0 ? dloss_scale : 1.0f / valid_targets_, max_binding_bytes_,
-                             config_.logit_softcap);
+  ops::softmax_cross_entropy(stream, a.logits, a.targets, a.losses, a.logits, a.dloss_scale,
+                             max_binding_bytes_, config_.logit_softcap);
   ops::reduce_sum(stream, a.losses, a.partials, a.loss_sum);
 }
 
@@ -327,18 +385,24 @@ void GptModel::backward(vk::CommandStream& stream) {
 }
 
 void GptModel::optimizer_step(vk::CommandStream& stream, const ops::AdamWConfig& config) {
+  stage_optimizer_scalars(config);
+  arena_.upload(acts_->batch.slice.sub(0, kTokensAt * 4), batch_host_.data(), kTokensAt * 4);
+  record_optimizer_step(stream, config);
+}
+
+void GptModel::record_optimizer_step(vk::CommandStream& stream, const ops::AdamWConfig& config) {
   auto& a = *acts_;
   auto range = [](const vk::BufferSlice& buffer, int64_t begin, int64_t end) {
     return Tensor{{end - begin}, DType::f32, buffer.sub(begin * 4, (end - begin) * 4)};
   };
   const int64_t all = layout_.total_floats, decay = layout_.decay_floats;
   ops::grad_norm_squared(stream, range(grads_, 0, all), a.partials, a.norm_sq);
-  ops::AdamWConfig decayed = config, plain = config;
-  plain.weight_decay = 0.0f;
-  ops::adamw_update(stream, range(params_, 0, decay), range(grads_, 0, decay), range(adam_m_, 0, decay),
-                    range(adam_v_, 0, decay), a.norm_sq, decayed);
-  ops::adamw_update(stream, range(params_, decay, all), range(grads_, decay, all), range(adam_m_, decay, all),
-                    range(adam_v_, decay, all), a.norm_sq, plain);
+  ops::adamw_update(stream, range(params_, 0, decay), range(grads_, 0, decay),
+                    range(adam_m_, 0, decay), range(adam_v_, 0, decay), a.norm_sq, a.adamw_decayed,
+                    config);
+  ops::adamw_update(stream, range(params_, decay, all), range(grads_, decay, all),
+                    range(adam_m_, decay, all), range(adam_v_, decay, all), a.norm_sq,
+                    a.adamw_plain, config);
 }
 
 float GptModel::read_loss() { return download(arena_, acts_->loss_sum)[0] / static_cast<float>(valid_targets_); }
@@ -347,24 +411,97 @@ float GptModel::read_grad_norm() { return std::sqrt(download(arena_, acts_->norm
 
 std::vector<float> GptModel::read_logits() { return download(arena_, acts_->logits); }
 
-StepResult GptModel::train_step(std::span<const int32_t> tokens, std::span<const int32_t> targets,
-                                const ops::AdamWConfig& config, int micro_batches) {
+void GptModel::set_replay(bool on) {
+  replay_ = on;
+  for (auto& row : recorded_)
+    for (auto& stream : row) stream.reset();
+}
+
+// CPU time of the calling thread (waits on the device do not count).
+static double thread_cpu_ms() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+// The AdamW constants a recorded stream bakes into its push constants; the rest of the config
+// arrives through the batch buffer every step.
+static bool same_adamw_constants(const ops::AdamWConfig& a, const ops::AdamWConfig& b) {
+  return a.beta1 == b.beta1 && a.beta2 == b.beta2 && a.eps == b.eps && a.max_norm == b.max_norm;
+}
+
+vk::CommandStream& GptModel::recorded_step(bool first, bool last, const ops::AdamWConfig& config) {
+  auto& slot = recorded_[first][last];
+  if (slot && last && !same_adamw_constants(config, recorded_config_)) {
+    for (auto& row : recorded_) row[1].reset();  // the streams that baked the old constants
+  }
+  if (!slot) {
+    slot = std::make_unique<vk::CommandStream>(context_);
+    if (first) zero_grad(*slot);
+    forward(*slot, true);
+    backward(*slot);
+    if (last) {
+      record_optimizer_step(*slot, config);
+      recorded_config_ = config;
+    }
+  }
+  return *slot;
+}
+
+void GptModel::begin_step(std::span<const int32_t> tokens, std::span<const int32_t> targets,
+                          const ops::AdamWConfig& config, int micro_batches) {
   const size_t n = size_t(B_) * T_;
   if (micro_batches < 1 || tokens.size() != n * micro_batches || targets.size() != n * micro_batches)
     fail("train_step: {} tokens and {} targets for {} micro-batches of {}x{}", tokens.size(), targets.size(),
          micro_batches, B_, T_);
-  double loss = 0;
+  if (in_flight_) fail("begin_step: the previous step was not ended (end_step)");
+  const double cpu_start = thread_cpu_ms();
+  step_loss_ = 0;
+  step_micro_batches_ = micro_batches;
   for (int k = 0; k < micro_batches; ++k) {
-    set_batch(tokens.subspan(k * n, n), targets.subspan(k * n, n));  // after the previous submit's fence
-    vk::CommandStream stream(context_);
-    if (k == 0) zero_grad(stream);
-    forward(stream, true, valid_targets_ ? 1.0f / (static_cast<float>(valid_targets_) * micro_batches) : 0.0f);
-    backward(stream);
-    if (k + 1 == micro_batches) optimizer_step(stream, config);
-    stream.submit();
-    loss += read_loss();
+    const bool first = k == 0, last = k + 1 == micro_batches;
+    // the batch's own mean loss, averaged over the micro-batches
+    stage_batch(tokens.subspan(k * n, n), targets.subspan(k * n, n), 0);
+    if (valid_targets_ == 0)
+      fail("train_step: every target of micro-batch {} is ignored (-1); there is no loss", k);
+    const float scale = 1.0f / (static_cast<float>(valid_targets_) * micro_batches);
+    std::memcpy(&batch_host_[kScaleAt], &scale, 4);
+    if (last) stage_optimizer_scalars(config);
+    if (k > 0) {  // the previous micro-batch reads the batch buffer until it ends
+      in_flight_->wait();
+      step_loss_ += read_loss();
+    }
+    upload_batch();
+    if (replay_) {
+      in_flight_ = &recorded_step(first, last, config);
+    } else {
+      once_ = std::make_unique<vk::CommandStream>(context_);
+      in_flight_ = once_.get();
+      if (first) zero_grad(*in_flight_);
+      forward(*in_flight_, true);
+      backward(*in_flight_);
+      if (last) record_optimizer_step(*in_flight_, config);
+    }
+    in_flight_->submit_async();
   }
-  return {static_cast<float>(loss / micro_batches), read_grad_norm()};
+  last_host_ms_ = thread_cpu_ms() - cpu_start;
+}
+
+StepResult GptModel::end_step() {
+  if (!in_flight_) fail("end_step: no step was begun");
+  const double cpu_start = thread_cpu_ms();
+  in_flight_->wait();
+  in_flight_ = nullptr;
+  step_loss_ += read_loss();
+  const StepResult result{static_cast<float>(step_loss_ / step_micro_batches_), read_grad_norm()};
+  last_host_ms_ += thread_cpu_ms() - cpu_start;
+  return result;
+}
+
+StepResult GptModel::train_step(std::span<const int32_t> tokens, std::span<const int32_t> targets,
+                                const ops::AdamWConfig& config, int micro_batches) {
+  begin_step(tokens, targets, config, micro_batches);
+  return end_step();
 }
 
 }  // namespace alpha::gpt

@@ -61,12 +61,16 @@ class GptModel {
   Tensor parameter(int index) const;
   Tensor gradient(int index) const;
 
-  // tokens and targets are (B, T); a target of -1 is ignored by the loss.
-  void set_batch(std::span<const int32_t> tokens, std::span<const int32_t> targets);
+  // tokens and targets are (B, T); a target of -1 is ignored by the loss. One upload into the batch
+  // buffer, with the scale of d(loss)/d(logits) that the next forward with loss applies:
+  // dloss_scale, or 0 for 1 / (the batch's valid targets), the gradient of the batch's mean loss.
+  void set_batch(std::span<const int32_t> tokens, std::span<const int32_t> targets,
+                 float dloss_scale = 0);
 
   // Recording. forward with loss also leaves d(loss)/d(logits) in the logits buffer (fused), scaled
-  // by dloss_scale: 0 means 1 / (the batch's valid targets), the gradient of the batch's mean loss.
-  void forward(vk::CommandStream& stream, bool with_loss, float dloss_scale = 0);
+  // as set_batch said. optimizer_step writes config's per-step scalars (learning rate, bias
+  // corrections) to the device now, for the stream it records into.
+  void forward(vk::CommandStream& stream, bool with_loss);
   void zero_grad(vk::CommandStream& stream);
   void backward(vk::CommandStream& stream);
   void optimizer_step(vk::CommandStream& stream, const ops::AdamWConfig& config);
@@ -79,10 +83,26 @@ class GptModel {
   // zero_grad + forward + backward + optimizer step in one stream, one submit.
   // With micro_batches = K > 1, tokens and targets hold K batches of (B, T) one after another:
   // gradient accumulation. Each is one submit (forward + backward, the gradients summed), and the
-  // optimizer steps once after the last, on the mean of the K batches' mean losses; the loss returned
-  // is that mean.
+  // optimizer steps once after the last, on the mean of the K batches' mean losses; the loss
+  // returned is that mean. The streams are recorded once (per kind: first/middle/last micro-batch,
+  // and per AdamW constants) and replayed: each micro-batch is one upload (tokens, targets, the
+  // loss scale and AdamW's per-step scalars) and one submit.
   StepResult train_step(std::span<const int32_t> tokens, std::span<const int32_t> targets,
                         const ops::AdamWConfig& config, int micro_batches = 1);
+  // train_step in two halves: begin_step returns with the last micro-batch still running on the
+  // device (the host can prepare the next batch meanwhile; the batch was copied, the spans may be
+  // refilled), end_step waits for it and reads the loss and the gradient norm. Nothing else may
+  // use the model in between.
+  void begin_step(std::span<const int32_t> tokens, std::span<const int32_t> targets,
+                  const ops::AdamWConfig& config, int micro_batches = 1);
+  StepResult end_step();
+  // Off (ALPHA_DISABLE_REPLAY=1, or false here): train_step records every micro-batch anew, as
+  // before replay existed; the results are bit for bit the same (a test), the host's time is not.
+  void set_replay(bool on);
+  // CPU time of the calling thread in the last train_step (begin_step + end_step), in ms: checking
+  // and filling the batch, recording (or not), submitting, reading back; waits on the device do
+  // not count.
+  double last_host_ms() const { return last_host_ms_; }
 
   // The forward's saved tensors and the backward's scratch (defined, and listed once, in
   // model.cpp).
@@ -91,6 +111,14 @@ class GptModel {
  private:
   std::vector<float> download_buffer(const vk::BufferSlice& buffer);  // a whole parameter-layout buffer
   void fill_buffer(vk::CommandStream& stream, const vk::BufferSlice& buffer, int64_t floats, float value);
+  // Host copy of the batch buffer: fills its parts, then one upload.
+  void stage_batch(std::span<const int32_t> tokens, std::span<const int32_t> targets,
+                   float dloss_scale);
+  void stage_optimizer_scalars(const ops::AdamWConfig& config);
+  void upload_batch();
+  void record_optimizer_step(vk::CommandStream& stream, const ops::AdamWConfig& config);
+  // The recorded stream of one micro-batch kind (zero_grad first? optimizer step last?).
+  vk::CommandStream& recorded_step(bool first, bool last, const ops::AdamWConfig& config);
 
   vk::Context& context_;
   GptConfig config_;
@@ -101,6 +129,15 @@ class GptModel {
   vk::Arena arena_;
   vk::BufferSlice params_, grads_, adam_m_, adam_v_;
   std::unique_ptr<Activations> acts_;
+  bool replay_;
+  std::vector<int32_t> batch_host_;  // the batch buffer's bytes: step scalars, tokens, targets
+  double last_host_ms_ = 0;
+  ops::AdamWConfig recorded_config_{};  // the push constants the recorded streams were made with
+  std::unique_ptr<vk::CommandStream> recorded_[2][2];  // [first micro-batch][last micro-batch]
+  std::unique_ptr<vk::CommandStream> once_;            // the micro-batch recorded anew (replay off)
+  vk::CommandStream* in_flight_ = nullptr;             // begun, not ended
+  double step_loss_ = 0;                               // the begun step's micro-batch losses so far
+  int step_micro_batches_ = 0;
 };
 
 }  // namespace alpha::gpt

@@ -20,17 +20,14 @@ static_assert(sizeof(SumSquaresPush) == 8);
 
 struct AdamWPush {  // twin of adamw.comp's Push
   uint32_t n;
-  float decay;
   float beta1;
   float beta2;
   float one_minus_beta1;
   float one_minus_beta2;
-  float step_size;
-  float bc2_sqrt;
   float eps;
   float max_norm;
 };
-static_assert(sizeof(AdamWPush) == 40);
+static_assert(sizeof(AdamWPush) == 28);
 
 constexpr uint32_t kSumSquaresGroupSize = 256;  // a power of two: the tree reduction halves it
 static_assert((kSumSquaresGroupSize & (kSumSquaresGroupSize - 1)) == 0);
@@ -144,32 +141,40 @@ void grad_norm_squared(vk::CommandStream& stream, const Tensor& grads, const Ten
   sum_partials(stream, sum_pipeline, partials, written, out);
 }
 
+AdamWStepScalars adamw_step_scalars(const AdamWConfig& config) {
+  if (config.step < 1)
+    fail("adamw_update: step is {}, it counts from 1 (bias correction)", config.step);
+  // Scalars folded in double, as PyTorch does with its Python floats.
+  const double lr = config.lr, beta1 = config.beta1, beta2 = config.beta2;
+  return {static_cast<float>(1.0 - lr * config.weight_decay),
+          static_cast<float>(lr / (1.0 - std::pow(beta1, config.step))),
+          static_cast<float>(std::sqrt(1.0 - std::pow(beta2, config.step)))};
+}
+
 void adamw_update(vk::CommandStream& stream, const Tensor& params, const Tensor& grads,
                   const Tensor& m, const Tensor& v, const Tensor& norm_sq,
-                  const AdamWConfig& config, VkDeviceSize max_chunk_bytes) {
+                  const Tensor& step_scalars, const AdamWConfig& config,
+                  VkDeviceSize max_chunk_bytes) {
   require_f32(params, "adamw_update", "params");
   require_f32(grads, "adamw_update", "grads");
   require_f32(m, "adamw_update", "m");
   require_f32(v, "adamw_update", "v");
   require_f32(norm_sq, "adamw_update", "norm_sq");
+  require_f32(step_scalars, "adamw_update", "step_scalars");
+  if (step_scalars.numel() < kAdamWStepFloats)
+    fail("adamw_update: step_scalars {} holds {} floats, it needs kAdamWStepFloats = {}",
+         step_scalars.shape_string(), step_scalars.numel(), kAdamWStepFloats);
   require_same_numel(params, grads, "adamw_update");
   require_same_numel(params, m, "adamw_update");
   require_same_numel(params, v, "adamw_update");
-  if (config.step < 1)
-    fail("adamw_update: step is {}, it counts from 1 (bias correction)", config.step);
-
-  // Scalars folded in double, as PyTorch does with its Python floats.
-  const double lr = config.lr, beta1 = config.beta1, beta2 = config.beta2;
   AdamWPush push{};
-  push.decay = static_cast<float>(1.0 - lr * config.weight_decay);
   push.beta1 = config.beta1;
   push.beta2 = config.beta2;
-  push.one_minus_beta1 = static_cast<float>(1.0 - beta1);
-  push.one_minus_beta2 = static_cast<float>(1.0 - beta2);
-  push.step_size = static_cast<float>(lr / (1.0 - std::pow(beta1, config.step)));
-  push.bc2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(beta2, config.step)));
+  push.one_minus_beta1 = static_cast<float>(1.0 - double(config.beta1));
+  push.one_minus_beta2 = static_cast<float>(1.0 - double(config.beta2));
   push.eps = config.eps;
   push.max_norm = config.max_norm;
+  const auto step_binding = vk::reads(step_scalars.slice.sub(0, kAdamWStepFloats * 4));
 
   const int64_t n = params.numel();
   if (n % 4 == 0 && texel_views_fit(stream, {&params, &grads, &m, &v})) {
@@ -186,7 +191,7 @@ void adamw_update(vk::CommandStream& stream, const Tensor& params, const Tensor&
     if (aligned && (max_chunk_bytes == 0 || max_chunk_bytes >= align)) {
       const int64_t chunk = chunk_floats(stream, max_chunk_bytes, "adamw_update", texel_align);
       const auto& pipeline = stream.context().pipelines().get(
-          {"adamw_texel_f32", 8, sizeof(AdamWPush), {kSpanGroupSize}, 0b1111});
+          {"adamw_texel_f32", 9, sizeof(AdamWPush), {kSpanGroupSize}, 0b1111});
       for (int64_t begin = 0; begin < n; begin += chunk) {
         const int64_t count = std::min(chunk, n - begin);
         const VkDeviceSize offset = begin * 4, bytes = count * 4;
@@ -198,14 +203,15 @@ void adamw_update(vk::CommandStream& stream, const Tensor& params, const Tensor&
             pipeline,
             {texels(params), texels(grads), texels(m), texels(v),
              vk::reads(norm_sq.slice.sub(0, 4)), vk::writes(params.slice.sub(offset, bytes)),
-             vk::writes(m.slice.sub(offset, bytes)), vk::writes(v.slice.sub(offset, bytes))},
+             vk::writes(m.slice.sub(offset, bytes)), vk::writes(v.slice.sub(offset, bytes)),
+             step_binding},
             push, span_groups(stream, count / 4), "adamw");
       }
       return;
     }
   }
   const auto& pipeline = stream.context().pipelines().get(
-      {"adamw_f32", 5, sizeof(AdamWPush), {kElementwiseGroupSize}});
+      {"adamw_f32", 6, sizeof(AdamWPush), {kElementwiseGroupSize}});
   const int64_t chunk = chunk_floats(stream, max_chunk_bytes, "adamw_update");
   for (int64_t begin = 0; begin < n; begin += chunk) {
     const int64_t count = std::min(chunk, n - begin);
@@ -215,7 +221,7 @@ void adamw_update(vk::CommandStream& stream, const Tensor& params, const Tensor&
         pipeline,
         {vk::writes(params.slice.sub(offset, bytes)), vk::reads(grads.slice.sub(offset, bytes)),
          vk::writes(m.slice.sub(offset, bytes)), vk::writes(v.slice.sub(offset, bytes)),
-         vk::reads(norm_sq.slice.sub(0, 4))},
+         vk::reads(norm_sq.slice.sub(0, 4)), step_binding},
         push, elementwise_groups(stream, count), "adamw");
   }
 }

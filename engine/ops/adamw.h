@@ -31,17 +31,35 @@ struct AdamWConfig {
   float max_norm = 0;      // clip the global grad norm to this; <= 0: no clipping
 };
 
+// The scalars of one AdamW step that change from step to step, folded in double as PyTorch does
+// with its Python floats. adamw_update reads them from a device buffer (`step_scalars`), which the
+// host writes before each submit: a recorded training step then replays with the next step's
+// learning rate.
+struct AdamWStepScalars {
+  float decay;      // 1 - lr * weight_decay
+  float step_size;  // lr / (1 - beta1^step)
+  float bc2_sqrt;   // sqrt(1 - beta2^step)
+  float unused = 0;
+};
+constexpr int64_t kAdamWStepFloats = 4;  // floats of one AdamWStepScalars in a device buffer
+static_assert(sizeof(AdamWStepScalars) == kAdamWStepFloats * 4);
+// Throws alpha::Error when config.step < 1 (the bias correction counts from 1).
+AdamWStepScalars adamw_step_scalars(const AdamWConfig& config);
+
 // One AdamW step over a contiguous parameter range sharing one weight decay, PyTorch-exact
 // semantics: torch.nn.utils.clip_grad_norm_ (coef = max_norm / (sqrt(norm_sq) + 1e-6), applied when
 // coef < 1), computed on the device from norm_sq[0] (written by grad_norm_squared; never read by
 // the host), then torch.optim.AdamW. grads are not modified. Chunked like grad_norm_squared.
 // A non-finite norm_sq[0] skips the update: params, m and v are left untouched.
-void adamw_update(vk::CommandStream& stream,
-                  const Tensor& params,   // (P) f32, updated in place
-                  const Tensor& grads,    // (P) f32
-                  const Tensor& m,        // (P) f32 first moment, updated in place
-                  const Tensor& v,        // (P) f32 second moment, updated in place
-                  const Tensor& norm_sq,  // (>= 1) f32: squared global grad norm
-                  const AdamWConfig& config, VkDeviceSize max_chunk_bytes = 0);
+void adamw_update(
+    vk::CommandStream& stream,
+    const Tensor& params,        // (P) f32, updated in place
+    const Tensor& grads,         // (P) f32
+    const Tensor& m,             // (P) f32 first moment, updated in place
+    const Tensor& v,             // (P) f32 second moment, updated in place
+    const Tensor& norm_sq,       // (>= 1) f32: squared global grad norm
+    const Tensor& step_scalars,  // (kAdamWStepFloats) f32: adamw_step_scalars(config)
+    const AdamWConfig& config,   // beta1, beta2, eps, max_norm (the rest: step_scalars)
+    VkDeviceSize max_chunk_bytes = 0);
 
 }  // namespace alpha::ops

@@ -15,20 +15,21 @@ namespace alpha::ops {
 struct SoftmaxXentPush {  // twin of softmax_xent.comp's Push
   uint32_t rows;
   uint32_t vocab;
-  float dloss_scale;
   float softcap;  // 0: plain logits
 };
-static_assert(sizeof(SoftmaxXentPush) == 16);
+static_assert(sizeof(SoftmaxXentPush) == 12);
 
 constexpr uint32_t kSoftmaxXentGroupSize = 256;  // a power of two: the tree reduction halves it
 static_assert((kSoftmaxXentGroupSize & (kSoftmaxXentGroupSize - 1)) == 0);
 
 void softmax_cross_entropy(vk::CommandStream& stream, const Tensor& logits, const Tensor& targets,
-                           const Tensor& losses, const Tensor& dlogits, float dloss_scale,
+                           const Tensor& losses, const Tensor& dlogits, const Tensor& dloss_scale,
                            VkDeviceSize max_chunk_bytes, float softcap) {
   require_f32(logits, "softmax_cross_entropy", "logits");
   require_f32(losses, "softmax_cross_entropy", "losses");
   require_f32(dlogits, "softmax_cross_entropy", "dlogits");
+  require_f32(dloss_scale, "softmax_cross_entropy", "dloss_scale");
+  const auto scale = vk::reads(dloss_scale.slice.sub(0, 4));
   if (targets.dtype != DType::i32)
     fail("softmax_cross_entropy: targets are {}, they must be i32 token ids",
          dtype_name(targets.dtype));
@@ -46,15 +47,14 @@ void softmax_cross_entropy(vk::CommandStream& stream, const Tensor& logits, cons
          softcap);
 
   // CPU devices: one dispatch of the texel kernel when the rows are whole texels and fit one view.
-  const SoftmaxXentPush whole{static_cast<uint32_t>(N), static_cast<uint32_t>(V), dloss_scale,
-                              softcap};
+  const SoftmaxXentPush whole{static_cast<uint32_t>(N), static_cast<uint32_t>(V), softcap};
   if (V % 4 == 0 && max_chunk_bytes == 0 && (N + 7) / 8 <= 65535 && V / 4 < 65535 &&
       texel_reads_vec4_store_fit(stream, {&logits}, dlogits)) {
     const auto& pipeline = stream.context().pipelines().get(
-        {"softmax_xent_texel_f32", 4, sizeof(SoftmaxXentPush), {}, 0b0001});
+        {"softmax_xent_texel_f32", 5, sizeof(SoftmaxXentPush), {}, 0b0001});
     stream.dispatch(pipeline,
                     {reads_rgba(logits), vk::reads(targets.slice), vk::writes(losses.slice),
-                     vk::writes(dlogits.slice)},
+                     vk::writes(dlogits.slice), scale},
                     whole, {static_cast<uint32_t>((N + 7) / 8)}, "softmax_xent");
     return;
   }
@@ -78,18 +78,17 @@ void softmax_cross_entropy(vk::CommandStream& stream, const Tensor& logits, cons
       static_cast<int64_t>(std::max<VkDeviceSize>(limit / row_bytes / row_step, 1) * row_step);
 
   const auto& pipeline = stream.context().pipelines().get(
-      {"softmax_xent_f32", 4, sizeof(SoftmaxXentPush), {kSoftmaxXentGroupSize}});
+      {"softmax_xent_f32", 5, sizeof(SoftmaxXentPush), {kSoftmaxXentGroupSize}});
   const int64_t max_groups = std::min<int64_t>(info.max_group_count_x, 65535);
   for (int64_t row0 = 0; row0 < N; row0 += chunk_rows) {
     const int64_t rows = std::min(chunk_rows, N - row0);
     const VkDeviceSize x_offset = row0 * row_bytes, x_bytes = rows * row_bytes;
-    const SoftmaxXentPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(V), dloss_scale,
-                               softcap};
+    const SoftmaxXentPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(V), softcap};
     stream.dispatch(pipeline,
                     {vk::reads(logits.slice.sub(x_offset, x_bytes)),
                      vk::reads(targets.slice.sub(row0 * 4, rows * 4)),
                      vk::writes(losses.slice.sub(row0 * 4, rows * 4)),
-                     vk::writes(dlogits.slice.sub(x_offset, x_bytes))},
+                     vk::writes(dlogits.slice.sub(x_offset, x_bytes)), scale},
                     push, {static_cast<uint32_t>(std::min(rows, max_groups))}, "softmax_xent");
   }
 }

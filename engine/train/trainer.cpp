@@ -167,9 +167,14 @@ std::filesystem::path run_training(vk::Context& context, const TrainOptions& opt
     tok::write_file_atomic(run_dir / "config.json", config_json.dump(2) + "\n");
   }
 
+  // Where the loader stands after the batches of the last step taken: what a checkpoint records
+  // (the loader itself is a step ahead once the next step's batches are loaded).
+  data::LoaderState loader_after_step = loader->state();
   auto snapshot = [&](int step) {
-    nlohmann::json meta = {{"loader", data::to_json(loader->state())}, {"tokenizer_hash", tokenizer_hash},
-                           {"config", config.describe()}, {"architecture", config.arch_json()}};
+    nlohmann::json meta = {{"loader", data::to_json(loader_after_step)},
+                           {"tokenizer_hash", tokenizer_hash},
+                           {"config", config.describe()},
+                           {"architecture", config.arch_json()}};
     if (std::isfinite(best_val_loss)) meta["best_val_loss"] = best_val_loss;
     return Checkpoint{step, meta, model.parameters(), model.adam_m(), model.adam_v()};
   };
@@ -209,14 +214,24 @@ std::filesystem::path run_training(vk::Context& context, const TrainOptions& opt
   std::ofstream metrics(run_dir / "metrics.jsonl", std::ios::app);
   const int B = options.batch, T = options.seq;
   const int K = options.grad_accum;
+  // This step's batches, and the next step's, which the host loads while the device runs this one.
   std::vector<int32_t> tokens(K * B * T), targets(K * B * T), windows(B * (T + 1));
+  std::vector<int32_t> next_tokens(tokens.size()), next_targets(targets.size());
+  auto load_batches = [&](std::vector<int32_t>& into_tokens, std::vector<int32_t>& into_targets) {
+    for (int k = 0; k < K; ++k) {
+      loader->next(windows);
+      split_windows(windows, B, T, std::span(into_tokens).subspan(k * B * T, B * T),
+                    std::span(into_targets).subspan(k * B * T, B * T));
+    }
+  };
   auto validation_loss = [&] {
     data::BatchLoader val(val_tokens, B, T, options.seed + 1);  // the same batches every pass
+    std::vector<int32_t> val_inputs(B * T), val_targets(B * T);
     double sum = 0;
     for (int i = 0; i < options.eval_batches; ++i) {
       val.next(windows);
-      split_windows(windows, B, T, std::span(tokens).first(B * T), std::span(targets).first(B * T));
-      model.set_batch(std::span(tokens).first(B * T), std::span(targets).first(B * T));
+      split_windows(windows, B, T, val_inputs, val_targets);
+      model.set_batch(val_inputs, val_targets);
       vk::CommandStream stream(context);
       model.forward(stream, true);
       stream.submit();
@@ -231,17 +246,19 @@ std::filesystem::path run_training(vk::Context& context, const TrainOptions& opt
   stop_requested = false;
   int bad_in_a_row = 0, skipped_total = 0;
   const auto start = std::chrono::steady_clock::now();
+  if (first_step < options.steps) load_batches(tokens, targets);
   for (int step = first_step; step < options.steps; ++step) {
-    for (int k = 0; k < K; ++k) {
-      loader->next(windows);
-      split_windows(windows, B, T, std::span(tokens).subspan(k * B * T, B * T),
-                    std::span(targets).subspan(k * B * T, B * T));
-    }
     adamw.lr = learning_rate(options, step);
     adamw.step = step + 1;
     const auto t0 = std::chrono::steady_clock::now();
-    const auto result = model.train_step(tokens, targets, adamw, K);
+    model.begin_step(tokens, targets, adamw, K);
+    loader_after_step = loader->state();
+    if (step + 1 < options.steps)
+      load_batches(next_tokens, next_targets);  // while the device works
+    const auto result = model.end_step();
     const auto t1 = std::chrono::steady_clock::now();
+    std::swap(tokens, next_tokens);
+    std::swap(targets, next_targets);
     StepReport report{step + 1, options.steps, result.loss, adamw.lr, result.grad_norm};
     report.ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
     report.tokens_per_s = double(K) * B * T / (report.ms / 1000.0);

@@ -11,7 +11,7 @@
 namespace alpha::vk {
 
 static constexpr uint32_t kSetsPerPool = 256;
-static constexpr uint32_t kMaxBindings = 8;
+static constexpr uint32_t kMaxBindings = 12;  // AdamW on CPU devices binds 9
 static constexpr uint32_t kMaxTimedDispatches = 4096;
 
 CommandStream::CommandStream(Context& context, bool profile) : context_(context) {
@@ -232,7 +232,13 @@ void CommandStream::dispatch(const Pipeline& pipeline, std::initializer_list<Bin
 }
 
 void CommandStream::submit() {
+  submit_async();
+  wait();
+}
+
+void CommandStream::submit_async() {
   if (state_ == State::Empty) return;
+  wait();  // a command buffer runs once at a time
   if (state_ == State::Recording) {
     // Results are visible to the host (downloads) and to whatever the queue runs next.
     VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
@@ -249,7 +255,13 @@ void CommandStream::submit() {
   submit.pCommandBuffers = &commands_;
   VK_CHECK(vkResetFences(context_.device(), 1, &fence_));
   VK_CHECK(vkQueueSubmit(context_.queue(), 1, &submit, fence_));
+  in_flight_ = true;
+}
+
+void CommandStream::wait() {
+  if (!in_flight_) return;
   context_.wait(fence_);
+  in_flight_ = false;
   read_timings();
 }
 
@@ -265,6 +277,7 @@ void CommandStream::read_timings() {
 }
 
 void CommandStream::reset() {
+  wait();
   if (state_ == State::Recording) VK_CHECK(vkEndCommandBuffer(commands_));
   VK_CHECK(vkResetCommandBuffer(commands_, 0));
   for (VkDescriptorPool pool : pools_) vkDestroyDescriptorPool(context_.device(), pool, nullptr);

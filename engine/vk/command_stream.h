@@ -72,6 +72,11 @@ class CommandStream {
 
   // Ends recording (first call) and runs the stream, waiting for it. Later calls replay it.
   void submit();
+  // submit() without the wait: the stream runs while the host goes on; wait() (or the next submit,
+  // reset or the destructor) waits for it, bounded like every wait.
+  void submit_async();
+  void wait();
+  bool in_flight() const { return in_flight_; }
   // Drops what was recorded; the next dispatch starts a new recording.
   void reset();
 
@@ -105,6 +110,7 @@ class CommandStream {
   VkQueryPool query_pool_ = VK_NULL_HANDLE;
   uint32_t query_capacity_ = 0;
   State state_ = State::Empty;
+  bool in_flight_ = false;
   std::vector<Range> pending_reads_, pending_writes_;  // since the last barrier
   struct ViewKey {
     VkBuffer buffer;

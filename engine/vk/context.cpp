@@ -23,6 +23,7 @@ Switches Switches::from_env() {
   s.disable_fp16 = env_flag("ALPHA_DISABLE_FP16");
   s.disable_direct_map = env_flag("ALPHA_DISABLE_DIRECT_MAP");
   s.disable_texel = env_flag("ALPHA_DISABLE_TEXEL");
+  s.disable_replay = env_flag("ALPHA_DISABLE_REPLAY");
   return s;
 }
 
@@ -35,6 +36,7 @@ std::string Switches::describe() const {
   add(disable_fp16, "ALPHA_DISABLE_FP16");
   add(disable_direct_map, "ALPHA_DISABLE_DIRECT_MAP");
   add(disable_texel, "ALPHA_DISABLE_TEXEL");
+  add(disable_replay, "ALPHA_DISABLE_REPLAY");
   return out.empty() ? "none" : out;
 }
 

@@ -23,6 +23,7 @@ struct Switches {
   bool disable_fp16 = false;        // ALPHA_DISABLE_FP16: no fp16 arithmetic or 16-bit storage
   bool disable_direct_map = false;  // ALPHA_DISABLE_DIRECT_MAP: always upload through staging
   bool disable_texel = false;       // ALPHA_DISABLE_TEXEL: no texel-buffer kernels on CPU devices
+  bool disable_replay = false;      // ALPHA_DISABLE_REPLAY: record every training step anew
   static Switches from_env();
   std::string describe() const;
 };

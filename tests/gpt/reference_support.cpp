@@ -35,8 +35,11 @@ TensorFile run_reference_script(const std::string& script, const std::string& ar
   const std::string out_path =
       (dir / fmt::format("alpha-ref-out-{}-{}.bin", getpid(), call)).string();
   write_tensor_file(in_path, input);
-  const std::string command = fmt::format("/usr/bin/python3 {}/tests/reference/{} {} {} {}",
-                                          ALPHA_SOURCE_DIR, script, args, in_path, out_path);
+  // ALPHA_SOURCE_DIR at run time: the binaries were built elsewhere (scripts/gpu-check)
+  const char* source_env = std::getenv("ALPHA_SOURCE_DIR");
+  const std::string source = source_env && *source_env ? source_env : ALPHA_SOURCE_DIR;
+  const std::string command = fmt::format("/usr/bin/python3 {}/tests/reference/{} {} {} {}", source,
+                                          script, args, in_path, out_path);
   const int status = std::system(command.c_str());
   std::filesystem::remove(in_path);
   REQUIRE_MESSAGE(status == 0, "the PyTorch reference failed: " << command);

@@ -2,6 +2,8 @@
 // config/batch errors that must come before any allocation.
 #include <doctest/doctest.h>
 
+#include <cstring>
+
 #include "engine/gpt/init.h"
 #include "engine/gpt/model.h"
 #include "tests/unit/gpu_fixture.h"
@@ -122,6 +124,66 @@ TEST_CASE_FIXTURE(GpuFixture, "gradient accumulation over 2 micro-batches of B=1
   CHECK(whole != init);  // it did train
   gpt::GptModel model(gpu(), config, 1, T);
   CHECK_THROWS_WITH_AS(model.train_step(tokens, targets, adamw, 3), doctest::Contains("3 micro-batches"), Error);
+}
+
+}  // namespace alpha::test
+
+namespace alpha::test {
+
+// Recorded once, replayed every step: the learning rate, the step (bias corrections) and each
+// batch's count of valid targets change from step to step and must reach the device through the
+// batch buffer, so the replayed run is compared bit for bit with one that records every micro-batch
+// anew.
+TEST_CASE_FIXTURE(GpuFixture, "replayed training steps are bit-identical to steps recorded anew") {
+  GptConfig config = tiny();
+  config.qk_norm = true, config.pos = gpt::Positions::rope;  // the rope table is an activation too
+  const int B = 2, T = 16, steps = 4;
+  const auto init = gpt::init_parameters(config, gpt::ParameterLayout(config), 9);
+  for (const int micro_batches : {1, 3}) {
+    CAPTURE(micro_batches);
+    const size_t n = size_t(B) * T * micro_batches;
+    auto run = [&](bool replay) {
+      gpt::GptModel model(gpu(), config, B, T);
+      model.set_replay(replay);
+      model.set_parameters(init);
+      gpt::Rng rng(10);
+      std::vector<float> results;
+      ops::AdamWConfig adamw;
+      adamw.weight_decay = 0.1f;
+      adamw.max_norm = 0.5f;
+      for (int step = 1; step <= steps; ++step) {
+        std::vector<int32_t> tokens(n), targets(n);
+        for (auto& t : tokens) t = static_cast<int32_t>(rng.next_u64() % config.vocab_size);
+        for (size_t i = 0; i < n; ++i)  // a varying share of ignored targets
+          targets[i] = rng.next_u64() % (step + 2) == 0
+                           ? -1
+                           : static_cast<int32_t>(rng.next_u64() % config.vocab_size);
+        adamw.step = step;
+        adamw.lr = 1e-2f / float(step);  // a schedule
+        const auto result = model.train_step(tokens, targets, adamw, micro_batches);
+        results.push_back(result.loss);
+        results.push_back(result.grad_norm);
+      }
+      auto params = model.parameters();
+      auto m = model.adam_m();
+      results.insert(results.end(), params.begin(), params.end());
+      results.insert(results.end(), m.begin(), m.end());
+      return results;
+    };
+    const auto recorded = run(false), replayed = run(true);
+    CHECK(recorded.size() == replayed.size());
+    CHECK(std::memcmp(recorded.data(), replayed.data(), recorded.size() * sizeof(float)) == 0);
+    CHECK(recorded[0] != recorded[2 * (steps - 1)]);  // it trained: the losses moved
+  }
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "a batch whose targets are all ignored is refused") {
+  gpt::GptModel model(gpu(), tiny(), 1, 16);
+  std::vector<int32_t> tokens(16, 1), targets(16, -1);
+  ops::AdamWConfig adamw;
+  adamw.lr = 1e-3f;
+  CHECK_THROWS_WITH_AS(model.train_step(tokens, targets, adamw), doctest::Contains("ignored"),
+                       Error);
 }
 
 }  // namespace alpha::test

@@ -113,6 +113,11 @@ struct AdamReference {
   }
 };
 
+// The per-step scalars of `config` in a new device tensor, as a model's batch buffer holds them.
+static Tensor step_scalars(vk::Arena& arena, const ops::AdamWConfig& config) {
+  const auto s = ops::adamw_step_scalars(config);
+  return Tensor::of(arena, std::vector<float>{s.decay, s.step_size, s.bc2_sqrt, s.unused});
+}
 
 TEST_CASE_FIXTURE(GpuFixture,
                   "adamw_update follows clip_grad_norm_ + torch.optim.AdamW for 3 steps") {
@@ -143,7 +148,8 @@ TEST_CASE_FIXTURE(GpuFixture,
             .lr = 1e-2f, .weight_decay = c.weight_decay, .step = step, .max_norm = c.max_norm};
         vk::CommandStream stream(context);
         ops::grad_norm_squared(stream, grads, partials, norm_sq, c.chunk_bytes);
-        ops::adamw_update(stream, params, grads, m, v, norm_sq, config, c.chunk_bytes);
+        ops::adamw_update(stream, params, grads, m, v, norm_sq, step_scalars(arena, config), config,
+                          c.chunk_bytes);
         stream.submit();
         if (c.chunk_bytes) CHECK(stream.dispatch_count() > 4);
         ref.step(g_host, config);
@@ -190,8 +196,8 @@ TEST_CASE_FIXTURE(GpuFixture, "adamw_update is reproducible bit for bit") {
     upload(arena, v, v_host);
     vk::CommandStream stream(context);
     ops::grad_norm_squared(stream, grads, partials, norm_sq);
-    ops::adamw_update(stream, params, grads, m, v, norm_sq,
-                      {.lr = 3e-4f, .weight_decay = 0.1f, .step = 7, .max_norm = 1.0f});
+    const ops::AdamWConfig config{.lr = 3e-4f, .weight_decay = 0.1f, .step = 7, .max_norm = 1.0f};
+    ops::adamw_update(stream, params, grads, m, v, norm_sq, step_scalars(arena, config), config);
     stream.submit();
     return std::vector<std::vector<float>>{download(arena, params), download(arena, m),
                                            download(arena, v)};
@@ -219,8 +225,9 @@ TEST_CASE_FIXTURE(GpuFixture, "adamw_update skips the step when the gradient nor
     upload(arena, m, m_host), upload(arena, v, v_host);
     vk::CommandStream stream(context);
     ops::grad_norm_squared(stream, grads, partials, norm_sq);
-    ops::adamw_update(stream, params, grads, m, v, norm_sq,
-                      {.lr = 3e-4f, .weight_decay = 0.1f, .step = 7, .max_norm = max_norm});
+    const ops::AdamWConfig config{
+        .lr = 3e-4f, .weight_decay = 0.1f, .step = 7, .max_norm = max_norm};
+    ops::adamw_update(stream, params, grads, m, v, norm_sq, step_scalars(arena, config), config);
     stream.submit();
     CHECK(!std::isfinite(download(arena, norm_sq)[0]));
     CHECK(download(arena, params) == p_host);
@@ -239,10 +246,13 @@ TEST_CASE_FIXTURE(GpuFixture, "optimizer kernels refuse bad arguments") {
   CHECK_THROWS_WITH_AS(ops::grad_norm_squared(stream, a, small_partials, one),
                        doctest::Contains("kNormPartials"), alpha::Error);
   const ops::AdamWConfig good{.lr = 1e-3f}, step_zero{.lr = 1e-3f, .step = 0};
-  CHECK_THROWS_WITH_AS(ops::adamw_update(stream, a, b, a, a, one, good),
+  const Tensor step = step_scalars(arena, good);
+  CHECK_THROWS_WITH_AS(ops::adamw_update(stream, a, b, a, a, one, step, good),
                        doctest::Contains("different element counts"), alpha::Error);
-  CHECK_THROWS_WITH_AS(ops::adamw_update(stream, a, a, a, a, one, step_zero),
-                       doctest::Contains("counts from 1"), alpha::Error);
+  CHECK_THROWS_WITH_AS(ops::adamw_step_scalars(step_zero), doctest::Contains("counts from 1"),
+                       alpha::Error);
+  CHECK_THROWS_WITH_AS(ops::adamw_update(stream, a, a, a, a, one, one, good),
+                       doctest::Contains("kAdamWStepFloats"), alpha::Error);
 }
 
 }  // namespace alpha::test

@@ -68,7 +68,9 @@ static XentResult run_xent(const XentCase& c, const std::vector<float>& x,
   const Tensor& grad = c.in_place ? logits : dlogits;
   if (!c.in_place) upload(arena, dlogits, std::vector<float>(c.N * c.V, 123.0f));
   vk::CommandStream stream(context);
-  ops::softmax_cross_entropy(stream, logits, target_t, losses, grad, scale, c.chunk_bytes, softcap);
+  const Tensor scale_t = Tensor::of(arena, std::vector<float>{scale});
+  ops::softmax_cross_entropy(stream, logits, target_t, losses, grad, scale_t, c.chunk_bytes,
+                             softcap);
   stream.submit();
   return {download(arena, losses), download(arena, grad), stream.dispatch_count()};
 }
@@ -221,7 +223,8 @@ TEST_CASE_FIXTURE(GpuFixture, "softmax_cross_entropy is reproducible bit for bit
     for (int64_t n = 0; n < N; ++n) target_host[n] = static_cast<int32_t>((n * 977) % V);
     upload(arena, targets, target_host);
     vk::CommandStream stream(context);
-    ops::softmax_cross_entropy(stream, logits, targets, losses, dlogits, 0.25f);
+    ops::softmax_cross_entropy(stream, logits, targets, losses, dlogits,
+                               Tensor::of(arena, std::vector{0.25f}));
     stream.submit();
     auto losses_first = download(arena, losses), dlogits_first = download(arena, dlogits);
     upload(arena, losses, std::vector<float>(N, 0.0f));
@@ -240,11 +243,12 @@ TEST_CASE_FIXTURE(GpuFixture, "softmax_cross_entropy flags bad targets and refus
     CAPTURE(V);
     Tensor logits = Tensor::empty(arena, {N, V}), dlogits = Tensor::empty(arena, {N, V});
     Tensor targets = Tensor::empty(arena, {N}, DType::i32), losses = Tensor::empty(arena, {N});
+    const Tensor one = Tensor::of(arena, std::vector{1.0f});
     upload(arena, logits, random_nonzero(N * V, 23));
     upload(arena, targets,
            std::vector<int32_t>{int32_t(V), 2, -5});  // out of range, valid, out of range
     vk::CommandStream stream(context);
-    ops::softmax_cross_entropy(stream, logits, targets, losses, dlogits, 1.0f);
+    ops::softmax_cross_entropy(stream, logits, targets, losses, dlogits, one);
     stream.submit();
     auto got = download(arena, losses);
     CHECK(std::isnan(got[0]));
@@ -255,15 +259,15 @@ TEST_CASE_FIXTURE(GpuFixture, "softmax_cross_entropy flags bad targets and refus
            float_targets = Tensor::empty(arena, {N});
     Tensor wide = Tensor::empty(arena, {N, V + 1});
     CHECK_THROWS_WITH_AS(
-        ops::softmax_cross_entropy(stream, logits, short_targets, losses, dlogits, 1.0f),
+        ops::softmax_cross_entropy(stream, logits, short_targets, losses, dlogits, one),
         doctest::Contains("rows"), alpha::Error);
     CHECK_THROWS_WITH_AS(
-        ops::softmax_cross_entropy(stream, logits, float_targets, losses, dlogits, 1.0f),
+        ops::softmax_cross_entropy(stream, logits, float_targets, losses, dlogits, one),
         doctest::Contains("i32"), alpha::Error);
-    CHECK_THROWS_WITH_AS(ops::softmax_cross_entropy(stream, logits, targets, losses, wide, 1.0f),
+    CHECK_THROWS_WITH_AS(ops::softmax_cross_entropy(stream, logits, targets, losses, wide, one),
                          doctest::Contains("shape of logits"), alpha::Error);
     CHECK_THROWS_WITH_AS(
-        ops::softmax_cross_entropy(stream, logits, targets, losses, dlogits, 1.0f, 0, -1.0f),
+        ops::softmax_cross_entropy(stream, logits, targets, losses, dlogits, one, 0, -1.0f),
         doctest::Contains("softcap"), alpha::Error);
   }
 }
