@@ -35,6 +35,7 @@ struct BenchOptions {
   std::string shapes = "d6,d12";
   std::string models = "d2";
   std::string arch = "gpt2";  // of every model and shape
+  std::string mlp;            // over the arch's MLP (gelu, relu2, swiglu); empty: the arch's own
   int batch = 8;
   int seq = 256;
   int vocab = 0;  // 0: 4096 for small presets, the preset's own for d12+
@@ -59,7 +60,7 @@ bool has(const std::vector<std::string>& items, const std::string& item) {
 // A preset as the bench runs it: --vocab, else 4096 below d12 (a small model's embedding should not
 // dominate), else the preset's own; the position table covers --seq.
 gpt::GptConfig bench_config(const std::string& name, const BenchOptions& o) {
-  gpt::GptConfig config = gpt::GptConfig::preset(name, o.arch);
+  gpt::GptConfig config = gpt::GptConfig::preset(name, o.arch, o.mlp);
   if (o.vocab > 0)
     config.vocab_size = o.vocab;
   else if (config.n_layer < 12)
@@ -94,8 +95,12 @@ BenchWork plan_work(const std::vector<std::string>& ops, const BenchOptions& o) 
       for (const auto& model : split(o.shapes))
         for (auto& c : perf::gpt_kernel_cases(group, model, bench_config(model, o), o.batch, o.seq))
           work.kernels.push_back(c);
-  // rows of another architecture than GPT-2's are named e.g. "modern-d6" (here and in the history)
-  auto label = [&](const std::string& model) { return o.arch == "gpt2" ? model : o.arch + "-" + model; };
+  // rows of another architecture than GPT-2's are named e.g. "modern-d6", and with --mlp
+  // "gpt2-swiglu-d6" (here and in the history)
+  const std::string mlp = o.mlp.empty() ? "" : "-" + o.mlp;
+  auto label = [&](const std::string& model) {
+    return o.arch == "gpt2" && mlp.empty() ? model : o.arch + mlp + "-" + model;
+  };
   if (has(ops, "train"))
     for (const auto& model : split(o.models))
       work.train.push_back({label(model), bench_config(model, o), o.batch, o.seq});
@@ -339,11 +344,11 @@ void check_writable(const std::string& path, const char* what) {
 }
 
 nlohmann::json options_json(const BenchOptions& o) {
-  return {{"iters", o.iters},      {"warmup", o.warmup}, {"row_budget_s", o.row_budget_s},
-          {"ops", o.ops},          {"size", o.size},     {"tile", o.tile},
-          {"naive", o.naive},      {"shapes", o.shapes}, {"models", o.models},
-          {"batch", o.batch},      {"seq", o.seq},       {"vocab", o.vocab},
-          {"vs_torch", o.vs_torch}};
+  return {{"iters", o.iters}, {"warmup", o.warmup}, {"row_budget_s", o.row_budget_s},
+          {"ops", o.ops},     {"size", o.size},     {"tile", o.tile},
+          {"naive", o.naive}, {"shapes", o.shapes}, {"models", o.models},
+          {"batch", o.batch}, {"seq", o.seq},       {"vocab", o.vocab},
+          {"arch", o.arch},   {"mlp", o.mlp},       {"vs_torch", o.vs_torch}};
 }
 
 void check_regressions(const std::vector<perf::HistoryRow>& history,
@@ -436,9 +441,11 @@ void add_bench_command(CLI::App& app) {
                   "sizes the rest, "
                   "at least 3 run (0: always --iters; training steps always run --iters)")
       ->capture_default_str();
-  cmd->add_option("--ops", o.ops,
-                  "What to run (comma-separated): matmul, attention, layernorm, gelu, "
-                  "softmax_xent, adamw, train, infer (prefill and decode with the KV cache)")
+  cmd->add_option(
+         "--ops", o.ops,
+         "What to run (comma-separated): matmul, attention, layernorm, gelu (the MLP activation: "
+         "SwiGLU for --mlp=swiglu), softmax_xent, adamw, train, infer (prefill and decode with the "
+         "KV cache)")
       ->capture_default_str();
   cmd->add_option(
          "--shapes", o.shapes,
@@ -454,6 +461,9 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--arch", o.arch, "Architecture of the models: gpt2 or modern (as alpha train --arch)")
       ->capture_default_str();
+  cmd->add_option(
+      "--mlp", o.mlp,
+      "MLP of the models instead of --arch's: gelu, relu2 or swiglu (as alpha train --mlp)");
   cmd->add_option("--batch", o.batch, "Batch size (B) of the training step and the kernel shapes")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);

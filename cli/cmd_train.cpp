@@ -53,6 +53,10 @@ void add_train_command(CLI::App& app) {
                   "Architecture: gpt2 (learned positions, LayerNorm, GELU, tied head) or modern (nanochat-like: "
                   "rotary, parameter-free RMSNorm, QK-norm, ReLU², untied head, logits soft-capped at 15)")
       ->capture_default_str();
+  cmd->add_option(
+      "--mlp", o.mlp,
+      "MLP instead of --arch's: gelu (4·C wide), relu2 (ReLU², 4·C) or swiglu (silu(gate)·up, "
+      "hidden 64·ceil(8C/192))");
   cmd->add_option("--steps", o.steps, "Optimizer steps")->capture_default_str();
   cmd->add_option("--tokens", o.tokens, "Train on this many tokens instead of --steps (steps = tokens / (B·T·accum))");
   cmd->add_option("--batch", o.batch, "Sequences per micro-batch (B)")->capture_default_str();

@@ -13,6 +13,7 @@
 #include "engine/ops/gelu.h"
 #include "engine/ops/layernorm.h"
 #include "engine/ops/softmax_xent.h"
+#include "engine/ops/swiglu.h"
 #include "engine/tensor.h"
 #include "engine/vk/arena.h"
 #include "engine/vk/command_stream.h"
@@ -33,6 +34,10 @@ const char* kernel_op_name(KernelOp op) {
       return "gelu_forward";
     case KernelOp::GeluBackward:
       return "gelu_backward";
+    case KernelOp::SwigluForward:
+      return "swiglu_forward";
+    case KernelOp::SwigluBackward:
+      return "swiglu_backward";
     case KernelOp::SoftmaxXent:
       return "softmax_xent";
     case KernelOp::GradNorm:
@@ -79,6 +84,13 @@ std::vector<KernelCase> gpt_kernel_cases(const std::string& group, const std::st
              {{"N", N}, {"C", C}},
              shape,
              layernorm_backward_work(N, C)}};
+  }
+  if (group == "gelu" && config.mlp == gpt::Mlp::swiglu) {
+    const int64_t H = config.mlp_hidden();
+    const std::string shape = fmt::format("(BT,2H)=({},{})", N, 2 * H);
+    return {
+        {KernelOp::SwigluForward, model, {{"N", N}, {"H", H}}, shape, swiglu_forward_work(N, H)},
+        {KernelOp::SwigluBackward, model, {{"N", N}, {"H", H}}, shape, swiglu_backward_work(N, H)}};
   }
   if (group == "gelu") {
     const std::string shape = fmt::format("(BT,4C)=({},{})", N, 4 * C);
@@ -178,6 +190,14 @@ Record prepare_gelu(Inputs& in, const KernelCase& c, bool backward) {
   return [=](vk::CommandStream& s) { ops::gelu_backward(s, x, dout, out); };
 }
 
+Record prepare_swiglu(Inputs& in, const KernelCase& c, bool backward) {
+  const int64_t N = c.dim("N"), H = c.dim("H");
+  Tensor x = in.random({N, 2 * H}), out = in.empty({N, H});  // (BT, 2H), (BT, H)
+  if (!backward) return [=](vk::CommandStream& s) { ops::swiglu_forward(s, x, out); };
+  Tensor dout = in.random({N, H}), dx = in.empty({N, 2 * H});
+  return [=](vk::CommandStream& s) { ops::swiglu_backward(s, x, dout, dx); };
+}
+
 Record prepare_softmax_xent(Inputs& in, const KernelCase& c) {
   const int64_t N = c.dim("N"), V = c.dim("V");
   Tensor logits = in.random({N, V}), dlogits = in.empty({N, V}), losses = in.empty({N});
@@ -234,6 +254,12 @@ KernelResult bench_kernel(vk::Context& context, const KernelCase& kernel, int it
       break;
     case KernelOp::GeluBackward:
       record = prepare_gelu(in, kernel, true);
+      break;
+    case KernelOp::SwigluForward:
+      record = prepare_swiglu(in, kernel, false);
+      break;
+    case KernelOp::SwigluBackward:
+      record = prepare_swiglu(in, kernel, true);
       break;
     case KernelOp::SoftmaxXent:
       record = prepare_softmax_xent(in, kernel);

@@ -1,7 +1,8 @@
 // Benchmarks of the GPT's non-matmul kernels at the model's own shapes: attention forward and
-// backward, LayerNorm forward and backward, GELU forward and backward, softmax cross-entropy, the
-// gradient norm and AdamW. Each case names its shape and its work (perf/kernel_costs.h); timing is
-// perf/kernel_timer.h's. Matmuls have their own bench (perf/matmul_bench.h).
+// backward, LayerNorm forward and backward, GELU (or SwiGLU) forward and backward, softmax
+// cross-entropy, the gradient norm and AdamW. Each case names its shape and its work
+// (perf/kernel_costs.h); timing is perf/kernel_timer.h's. Matmuls have their own bench
+// (perf/matmul_bench.h).
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,8 @@ enum class KernelOp {
   LayernormBackward,
   GeluForward,
   GeluBackward,
+  SwigluForward,
+  SwigluBackward,
   SoftmaxXent,
   GradNorm,
   AdamW
@@ -45,8 +48,9 @@ struct KernelCase {
 const std::vector<std::string>& kernel_groups();  // attention, layernorm, gelu, softmax_xent, adamw
 
 // The cases of one group for `config` at B×T tokens: attention over (B, T, NH, HS); LayerNorm over
-// (B·T, C); GELU over (B·T, 4C); softmax cross-entropy over (B·T, V); grad norm and AdamW over
-// all P parameters of the model (one flat tensor). Throws alpha::Error on an unknown group.
+// (B·T, C); the MLP activation ("gelu": GELU over (B·T, 4C), or for a swiglu model SwiGLU from
+// (B·T, 2H) to (B·T, H)); softmax cross-entropy over (B·T, V); grad norm and AdamW over all P
+// parameters of the model (one flat tensor). Throws alpha::Error on an unknown group.
 std::vector<KernelCase> gpt_kernel_cases(const std::string& group, const std::string& model,
                                          const gpt::GptConfig& config, int B, int T);
 

@@ -67,6 +67,15 @@ constexpr KernelWork gelu_backward_work(int64_t n) {
   return {0, kF32 * 3.0 * n, Bound::Memory};
 }
 
+// SwiGLU of N rows: forward reads x (N, 2H), writes out (N, H); backward reads x and dout (N, H),
+// writes dx (N, 2H).
+constexpr KernelWork swiglu_forward_work(int64_t N, int64_t H) {
+  return {0, kF32 * 3.0 * N * H, Bound::Memory};
+}
+constexpr KernelWork swiglu_backward_work(int64_t N, int64_t H) {
+  return {0, kF32 * 5.0 * N * H, Bound::Memory};
+}
+
 // Softmax cross-entropy of N rows of V logits: reads logits and targets, writes losses and dlogits.
 constexpr KernelWork softmax_xent_work(int64_t N, int64_t V) {
   return {0, kF32 * (2.0 * N * V + 2.0 * N), Bound::Memory};

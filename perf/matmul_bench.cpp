@@ -32,12 +32,14 @@ MatmulCase square_matmul_case(int64_t n, bool naive) {
 
 std::vector<MatmulCase> gpt_matmul_cases(const std::string& model, const gpt::GptConfig& config,
                                          int64_t tokens) {
-  const int64_t C = config.n_embd;
+  const int64_t C = config.n_embd, F = config.mlp_fc_width();
+  // c_fc's output width F: 4C, or 2H for swiglu's gate and up (H = GptConfig::mlp_hidden())
+  const std::string f = config.mlp == gpt::Mlp::swiglu ? "2H" : "4C";
   return {
       {model + " qkv fwd (BT,3C)=(BT,C)·Wᵀ", tokens, 3 * C, C, ops::Layout::NT},
-      {model + " fc fwd (BT,4C)=(BT,C)·Wᵀ", tokens, 4 * C, C, ops::Layout::NT},
-      {model + " fc dW (4C,C)=dYᵀ·X", 4 * C, C, tokens, ops::Layout::TN},
-      {model + " fc dX (BT,C)=dY·W", tokens, C, 4 * C, ops::Layout::NN},
+      {model + " fc fwd (BT," + f + ")=(BT,C)·Wᵀ", tokens, F, C, ops::Layout::NT},
+      {model + " fc dW (" + f + ",C)=dYᵀ·X", F, C, tokens, ops::Layout::TN},
+      {model + " fc dX (BT,C)=dY·W", tokens, C, F, ops::Layout::NN},
   };
 }
 

@@ -151,6 +151,17 @@ def kernel_call(op, d):
         out = F.gelu(x, approximate="tanh")
         dout = torch.randn_like(out)
         return lambda: torch.autograd.grad(out, x, dout, retain_graph=True)
+    if op.startswith("swiglu"):  # x (N, 2H): the gate, then up
+        x = randn(d["N"], 2 * d["H"], grad=op.endswith("backward"))
+
+        def swiglu():
+            gate, up = x.chunk(2, dim=-1)
+            return F.silu(gate) * up
+        if op == "swiglu_forward":
+            return swiglu
+        out = swiglu()
+        dout = torch.randn_like(out)
+        return lambda: torch.autograd.grad(out, x, dout, retain_graph=True)
     if op == "softmax_xent":  # alpha's kernel gives the losses and dlogits in one pass: forward + backward
         logits = randn(d["N"], d["V"], grad=True)
         targets = torch.randint(0, d["V"], (d["N"],), device=DEVICE)

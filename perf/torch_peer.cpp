@@ -30,8 +30,14 @@ static json model_json(const gpt::GptConfig& c) {
                 {"seq_len", c.seq_len},
                 {"vocab", c.vocab_size}};
   if (!c.is_gpt2()) {
-    model["arch"] = {c.pos == gpt::Positions::rope, c.norm == gpt::Norm::rmsnorm, c.norm_params,
-                     c.mlp == gpt::Mlp::relu2,      c.qk_norm,                    c.tie_embeddings,
+    // mlp as the reference codes it: 0 gelu, 1 relu2, 2 swiglu
+    static_assert(int(gpt::Mlp::relu2) == 1 && int(gpt::Mlp::swiglu) == 2);
+    model["arch"] = {c.pos == gpt::Positions::rope,
+                     c.norm == gpt::Norm::rmsnorm,
+                     c.norm_params,
+                     int(c.mlp),
+                     c.qk_norm,
+                     c.tie_embeddings,
                      c.kv_heads()};
     model["arch_f32"] = {c.logit_softcap, c.rope_theta};
   }

@@ -7,6 +7,7 @@
 #include "engine/ops/attention.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/matmul.h"
+#include "engine/ops/swiglu.h"
 
 namespace alpha::gpt {
 
@@ -51,24 +52,45 @@ ops::QkTransform qk_transform(const GptConfig& config) {
 
 bool transforms_qk(const GptConfig& config) { return config.qk_norm || config.pos == Positions::rope; }
 
+void mlp_activation_forward(vk::CommandStream& stream, const GptConfig& config, const Tensor& fch,
+                            const Tensor& fch_act) {
+  if (config.mlp == Mlp::swiglu)
+    ops::swiglu_forward(stream, fch, fch_act);
+  else
+    ops::activation_forward(stream, mlp_activation(config), fch, fch_act);
+}
+
+void mlp_activation_backward(vk::CommandStream& stream, const GptConfig& config, const Tensor& fch,
+                             const Tensor& dact, const Tensor& dfch) {
+  if (config.mlp == Mlp::swiglu)
+    ops::swiglu_backward(stream, fch, dact, dfch);
+  else
+    ops::activation_backward(stream, mlp_activation(config), fch, dact, dfch);
+}
+
 void block_forward(vk::CommandStream& stream, const GptConfig& config, const BlockWeights& w,
                    const Tensor& residual, BlockTensors& t, const BlockPass& pass) {
   const auto norm = norm_kind(config);
   const auto act = mlp_activation(config);
+  const bool gated = config.mlp == Mlp::swiglu;
   const bool qk = transforms_qk(config);
-  // norm(x) · Wᵀ + b into out (and act(out) into act_out): decoding fuses the norm into the
-  // projection where the device allows (ln, mean and rstd may be left unwritten); training needs
-  // them for the backward.
+  // norm(x) · Wᵀ + b into out (and the MLP's activation of out into act_out): decoding fuses the
+  // norm into the projection where the device allows (ln, mean and rstd may be left unwritten), and
+  // an elementwise activation too (swiglu's gate pairs columns the fused kernel keeps apart, so it
+  // runs after); training needs every intermediate for the backward.
   auto norm_project = [&](const Tensor& x, const std::optional<Tensor>& nw, const std::optional<Tensor>& nb,
                           const Tensor& W, const Tensor& bias, const Tensor& out, const Tensor& ln,
                           const Tensor& mean, const Tensor& rstd, const Tensor* act_out) {
     if (pass.decoding) {
-      ops::norm_matmul_nt(stream, norm, x, ptr(nw), ptr(nb), W, bias, out, ln, mean, rstd, act_out, act);
+      const Tensor* fused_act = gated ? nullptr : act_out;
+      ops::norm_matmul_nt(stream, norm, x, ptr(nw), ptr(nb), W, bias, out, ln, mean, rstd,
+                          fused_act, act);
+      if (act_out && !fused_act) mlp_activation_forward(stream, config, out, *act_out);
       return;
     }
     ops::norm_forward(stream, norm, x, ptr(nw), ptr(nb), ln, mean, rstd);
     ops::matmul(stream, ln, W, out, Layout::NT, &bias);
-    if (act_out) ops::activation_forward(stream, act, out, *act_out);
+    if (act_out) mlp_activation_forward(stream, config, out, *act_out);
   };
   // residual + y·Wᵀ + b: decoding adds in place as the projection's accumulate (the same float sum
   // as an add after the matmul, one dispatch fewer on a path that pays ~25 us per dispatch on

@@ -32,12 +32,22 @@ BlockWeights block_weights(const ParameterLayout& layout, int layer, const vk::B
 
 // The architecture's kernels' choices, from the config.
 ops::NormKind norm_kind(const GptConfig& config);
-ops::Activation mlp_activation(const GptConfig& config);
+ops::Activation mlp_activation(const GptConfig& config);  // the elementwise ones (not swiglu)
 ops::QkTransform qk_transform(const GptConfig& config);
 bool transforms_qk(const GptConfig& config);  // QK-norm or rotary: q/k pass through qk_transform
 
+// The MLP's activation, fch_act (n, H) from fch (n, F), F = mlp_fc_width(): elementwise (gelu,
+// relu2: F = H) or gated (swiglu: F = 2H, fch's rows [gate | up]).
+void mlp_activation_forward(vk::CommandStream& stream, const GptConfig& config, const Tensor& fch,
+                            const Tensor& fch_act);
+// Its backward: dfch (n, F) from fch and dact = d(fch_act) (n, H). The elementwise ones may run in
+// place (dfch the same tensor as dact); swiglu needs dfch apart from dact.
+void mlp_activation_backward(vk::CommandStream& stream, const GptConfig& config, const Tensor& fch,
+                             const Tensor& dact, const Tensor& dfch);
+
 // Where one block's forward reads and writes, for n rows (B·T, or a decoding chunk). C is n_embd,
-// Q = (n_head + 2·n_kv_head)·head_size the q/k/v width, H the MLP's hidden width.
+// Q = (n_head + 2·n_kv_head)·head_size the q/k/v width, H the MLP's hidden width and F c_fc's
+// output width (GptConfig::mlp_hidden, mlp_fc_width).
 struct BlockTensors {
   Tensor ln1, ln1_mean, ln1_rstd;  // (n, C), (n), (n)
   Tensor qkv_raw;                  // (n, Q) the projection, when transforms_qk (else unused)
@@ -47,7 +57,7 @@ struct BlockTensors {
   Tensor atty, lse;                // (n, C), (n_head, n)
   Tensor attproj, residual2;       // training only: residual2 = residual + attproj
   Tensor ln2, ln2_mean, ln2_rstd;  // (n, C), (n), (n)
-  Tensor fch, fch_act;             // (n, H): the MLP's hidden units before and after the activation
+  Tensor fch, fch_act;             // (n, F), (n, H): the MLP's units before and after activation
   Tensor fcproj, residual3;        // training only: residual3 = residual2 + fcproj
 };
 

@@ -18,7 +18,8 @@ constexpr std::array<std::pair<Positions, const char*>, 2> kPositions{{{Position
                                                                        {Positions::rope, "rope"}}};
 constexpr std::array<std::pair<Norm, const char*>, 2> kNorms{{{Norm::layernorm, "layernorm"},
                                                               {Norm::rmsnorm, "rmsnorm"}}};
-constexpr std::array<std::pair<Mlp, const char*>, 2> kMlps{{{Mlp::gelu, "gelu"}, {Mlp::relu2, "relu2"}}};
+constexpr std::array<std::pair<Mlp, const char*>, 3> kMlps{
+    {{Mlp::gelu, "gelu"}, {Mlp::relu2, "relu2"}, {Mlp::swiglu, "swiglu"}}};
 
 template <class E, size_t N>
 const char* name_of(const std::array<std::pair<E, const char*>, N>& names, E value) {
@@ -39,6 +40,21 @@ E parse_enum(const std::array<std::pair<E, const char*>, N>& names, const std::s
 }
 
 }  // namespace
+
+int GptConfig::mlp_hidden() const {
+  if (mlp != Mlp::swiglu) return 4 * n_embd;
+  const int groups = (8 * n_embd + 3 * 64 - 1) / (3 * 64);  // ceil(8C / (3·64))
+  return 64 * groups;
+}
+
+Mlp GptConfig::parse_mlp(std::string_view name) {
+  for (const auto& [e, text] : kMlps)
+    if (name == text) return e;
+  fail(
+      "unknown MLP '{}': use gelu (GPT-2's), relu2 (ReLU², the modern architecture's) or swiglu "
+      "(gated SiLU, Llama's)",
+      name);
+}
 
 bool GptConfig::is_gpt2() const {
   const GptConfig g;
@@ -103,7 +119,7 @@ GptConfig GptConfig::with_arch(GptConfig c, std::string_view arch) {
        arch);
 }
 
-GptConfig GptConfig::preset(std::string_view name, std::string_view arch) {
+GptConfig GptConfig::preset(std::string_view name, std::string_view arch, std::string_view mlp) {
   int depth = 0;
   if (name.size() < 2 || name[0] != 'd' ||
       std::from_chars(name.data() + 1, name.data() + name.size(), depth).ptr != name.data() + name.size() ||
@@ -117,7 +133,9 @@ GptConfig GptConfig::preset(std::string_view name, std::string_view arch) {
     config.seq_len = 1024;
     config.vocab_size = 50257;
   }
-  return with_arch(config, arch);
+  config = with_arch(config, arch);
+  if (!mlp.empty()) config.mlp = parse_mlp(mlp);
+  return config;
 }
 
 nlohmann::json GptConfig::arch_json() const {

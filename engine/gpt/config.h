@@ -12,7 +12,10 @@ namespace alpha::gpt {
 
 enum class Positions { learned, rope };  // a learned position table (wpe) or rotary q/k
 enum class Norm { layernorm, rmsnorm };
-enum class Mlp { gelu, relu2 };           // the MLP's activation: GELU (tanh) or max(x,0)²
+// The MLP: c_fc, an activation, c_proj. gelu (tanh) and relu2 (max(x,0)²) act elementwise on c_fc's
+// H outputs; swiglu (Llama/PaLM) is gated: c_fc gives 2H per row, gate g = columns [0, H) and up
+// u = [H, 2H), and the activation is silu(g)·u with silu(x) = x·sigmoid(x).
+enum class Mlp { gelu, relu2, swiglu };
 
 struct GptConfig {
   int n_layer = 6;         // transformer blocks (L)
@@ -35,6 +38,12 @@ struct GptConfig {
 
   int head_size() const { return n_embd / n_head; }
   int kv_heads() const { return n_kv_head > 0 ? n_kv_head : n_head; }
+  // The MLP's hidden width H (c_proj's input): 4·C for gelu and relu2; for swiglu Llama's 2/3 of
+  // 4·C rounded up to a multiple of 64, H = 64·ceil(8C / (3·64)) (C = 768: 2048, C = 128: 384), so
+  // that its three matrices hold about as many parameters as the other MLPs' two.
+  int mlp_hidden() const;
+  // c_fc's output width: H, or 2H for swiglu (gate, then up).
+  int mlp_fc_width() const { return mlp == Mlp::swiglu ? 2 * mlp_hidden() : mlp_hidden(); }
   bool is_gpt2() const;  // every architecture field at GPT-2's value
   // Throws alpha::Error naming the bad field and the rule it breaks.
   void validate() const;
@@ -44,10 +53,15 @@ struct GptConfig {
   // seq_len keep their defaults unless given (d12 defaults to GPT-2's 50257 and 1024).
   // arch: "gpt2" (the default) or "modern" (nanochat-like: rotary positions, parameter-free
   // RMSNorm, QK-norm, ReLU² MLP, untied LM head, logits soft-capped at 15, and grouped-query
-  // attention with n_head/2 key/value heads where n_head is even).
-  static GptConfig preset(std::string_view name, std::string_view arch = "gpt2");
+  // attention with n_head/2 key/value heads where n_head is even). mlp: empty keeps the
+  // architecture's MLP, else parse_mlp's name replaces it (alpha train --mlp).
+  static GptConfig preset(std::string_view name, std::string_view arch = "gpt2",
+                          std::string_view mlp = "");
   // The architecture fields of `arch` on top of `sizes`.
   static GptConfig with_arch(GptConfig sizes, std::string_view arch);
+  // "gelu", "relu2" or "swiglu" (as alpha train --mlp and the architecture JSON spell them);
+  // anything else is an alpha::Error listing those.
+  static Mlp parse_mlp(std::string_view name);
 
   // The architecture fields as JSON ({"pos": "rope", "norm": "rmsnorm", ...}), and back: missing
   // fields keep GPT-2's values; unknown values are an alpha::Error naming the field.

@@ -48,7 +48,8 @@ GptDecoder::GptDecoder(vk::Context& context, const GptConfig& config, int max_ch
   if (config_.qk_norm) c.qk_rstd = Tensor::empty(arena_, {R, config_.n_head + config_.kv_heads()});
   c.att = Tensor::empty(arena_, {R, C});
   c.lse = Tensor::empty(arena_, {config_.n_head, R});
-  c.fch = Tensor::empty(arena_, {R, 4 * C}), c.fch_act = Tensor::empty(arena_, {R, 4 * C});
+  c.fch = Tensor::empty(arena_, {R, config_.mlp_fc_width()});
+  c.fch_act = Tensor::empty(arena_, {R, config_.mlp_hidden()});
   c.lnf = Tensor::empty(arena_, {1, 1, C}), c.lnf_mean = Tensor::empty(arena_, {1});
   c.lnf_rstd = Tensor::empty(arena_, {1});
   c.logits = Tensor::empty(arena_, {1, config_.vocab_size});
@@ -92,7 +93,8 @@ void GptDecoder::record_chunk(vk::CommandStream& stream, int p, int n) {
         Tensor{{n, c.qk_rstd.cols()}, DType::f32, c.qk_rstd.slice.sub(0, n * c.qk_rstd.cols() * 4)};
   t.atty = first_rows(c.att, n, C);
   t.lse = Tensor{{1, NH, n}, DType::f32, c.lse.slice.sub(0, int64_t(NH) * n * 4)};
-  t.fch = first_rows(c.fch, n, 4 * C), t.fch_act = first_rows(c.fch_act, n, 4 * C);
+  t.fch = first_rows(c.fch, n, c.fch.cols());
+  t.fch_act = first_rows(c.fch_act, n, c.fch_act.cols());
   const Tensor x = first_rows(c.x, n, C);
 
   // positions p..p+n-1 read rows p.. of the position table

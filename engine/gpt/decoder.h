@@ -65,7 +65,7 @@ class GptDecoder {
     Tensor ln, mean, rstd;         // (max_chunk, C), (max_chunk), (max_chunk)
     Tensor qkv_raw, qk_rstd;       // (max_chunk, Q), (max_chunk, NH + NKV): before QK-norm/rotary
     Tensor att, lse;               // (max_chunk, C), (NH, max_chunk)
-    Tensor fch, fch_act;           // (max_chunk, 4C)
+    Tensor fch, fch_act;           // (max_chunk, F), (max_chunk, H): see block.h's BlockTensors
     Tensor lnf, lnf_mean, lnf_rstd;  // (1, C), (1), (1): only the last row reaches the head
     Tensor logits;                 // (1, V)
     Tensor rope_table;             // (seq_len, HS/2, 2) when pos = rope

@@ -16,7 +16,9 @@ namespace alpha::gpt {
 // parameters minus the position table (a lookup; the token table counts because it is the tied LM
 // head). 12·L·H·Q·T: attention's QK^T and AV matmuls (2·2·T·Q per head and token forward, ×3 with
 // backward), over L layers and H heads of size Q, with the full context T (causal masking not
-// subtracted, as in the convention). LayerNorm, GELU, softmax and AdamW are not counted.
+// subtracted, as in the convention). LayerNorm, the MLP activation (GELU, ReLU², SwiGLU), softmax
+// and AdamW are not counted; the MLP's matrices are in N whatever their widths
+// (GptConfig::mlp_hidden).
 constexpr double train_flops_per_token(int64_t n_params, int n_layer, int n_head, int head_size, int seq_len) {
   return 6.0 * double(n_params) + 12.0 * n_layer * n_head * double(head_size) * seq_len;
 }

@@ -106,7 +106,7 @@ std::vector<GgufKv> gguf_gpt2_metadata(const GptConfig& config, const std::strin
       {"general.file_type", uint32_t{f16 ? 1u : 0u}},  // llama_ftype: ALL_F32, MOSTLY_F16
       {"gpt2.context_length", u32(config.seq_len)},
       {"gpt2.embedding_length", u32(config.n_embd)},
-      {"gpt2.feed_forward_length", u32(4 * config.n_embd)},
+      {"gpt2.feed_forward_length", u32(config.mlp_hidden())},
       {"gpt2.block_count", u32(config.n_layer)},
       {"gpt2.attention.head_count", u32(config.n_head)},
       {"gpt2.attention.layer_norm_epsilon", 1e-5f},

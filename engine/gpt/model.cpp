@@ -39,6 +39,7 @@ struct GptModel::Activations {
   Tensor logits;  // holds dlogits after the fused loss
   Tensor losses;
   Tensor dresidual, dln, dqkv, dfch;   // backward scratch, reused by every layer
+  Tensor dfch_act;                     // (B, T, H) d(fch_act), swiglu only (else dfch, in place)
   Tensor partials, loss_sum, norm_sq;  // reductions
   Tensor rope_table;                   // (seq_len, head_size/2, 2) cos and sin, when pos = rope
 };
@@ -87,7 +88,8 @@ template <class Visit>
 void for_each_activation(GptModel::Activations& a, const GptConfig& c, int64_t B, int64_t T,
                          Visit&& visit) {
   const int64_t C = c.n_embd, NH = c.n_head, V = c.vocab_size, N = B * T;
-  const int64_t Q = (c.n_head + 2 * c.kv_heads()) * c.head_size(), H = 4 * C;
+  const int64_t Q = (c.n_head + 2 * c.kv_heads()) * c.head_size();
+  const int64_t H = c.mlp_hidden(), F = c.mlp_fc_width();  // the MLP's hidden and c_fc widths
   const auto f32 = DType::f32;
   const auto saved = Lifetime::saved, scratch = Lifetime::scratch;
   visit(a.batch, {batch_words(B, T)}, DType::i32, saved);
@@ -107,7 +109,7 @@ void for_each_activation(GptModel::Activations& a, const GptConfig& c, int64_t B
     visit(l.ln2, {B, T, C}, f32, saved);
     visit(l.ln2_mean, {N}, f32, saved);
     visit(l.ln2_rstd, {N}, f32, saved);
-    visit(l.fch, {B, T, H}, f32, saved);
+    visit(l.fch, {B, T, F}, f32, saved);
     visit(l.fch_act, {B, T, H}, f32, saved);
     visit(l.fcproj, {B, T, C}, f32, saved);
     visit(l.residual3, {B, T, C}, f32, saved);
@@ -120,7 +122,8 @@ void for_each_activation(GptModel::Activations& a, const GptConfig& c, int64_t B
   visit(a.dresidual, {B, T, C}, f32, scratch);
   visit(a.dln, {B, T, C}, f32, scratch);
   visit(a.dqkv, {B, T, Q}, f32, scratch);
-  visit(a.dfch, {B, T, H}, f32, scratch);
+  visit(a.dfch, {B, T, F}, f32, scratch);
+  if (c.mlp == Mlp::swiglu) visit(a.dfch_act, {B, T, H}, f32, scratch);
   visit(a.partials, {kPartials}, f32, scratch);
   visit(a.loss_sum, {1}, f32, scratch);
   visit(a.norm_sq, {1}, f32, scratch);
@@ -178,8 +181,8 @@ static void check_fits(vk::Context& context, const GptConfig& config, int B, int
          config.describe(), B, T, total / 1073741824.0, available / 1073741824.0, cpu ? "host memory" : "device memory",
          info.name);
   // The token embedding and the logits are bound in blocks; every other activation is bound whole,
-  // and the largest, the MLP's (B, T, 4C), must fit one storage-buffer binding.
-  const uint64_t mlp_bytes = uint64_t(B) * T * 4 * config.n_embd * 4;
+  // and the largest, the MLP's c_fc output (B, T, F), must fit one storage-buffer binding.
+  const uint64_t mlp_bytes = uint64_t(B) * T * config.mlp_fc_width() * 4;
   if (mlp_bytes > info.max_storage_buffer_range)
     fail("batch {}x{} of model {} has a {:.0f} MiB MLP activation, more than the {:.0f} MiB {} binds at once; "
          "use a smaller batch or sequence",
@@ -340,7 +343,8 @@ void GptModel::backward(vk::CommandStream& stream) {
     t.shape = {N, cols};
     return t;
   };
-  const int64_t C = config_.n_embd, Q = a.dqkv.cols(), H = a.dfch.cols();
+  const int64_t C = config_.n_embd, Q = a.dqkv.cols(), H = config_.mlp_hidden(), F = a.dfch.cols();
+  const Tensor& dact = config_.mlp == Mlp::swiglu ? a.dfch_act : a.dfch;  // d(fch_act) (B,T,H)
 
   // the fused loss left d(loss)/d(logits) in the logits buffer (through the soft cap): dlnf into
   // dln, dhead +=
@@ -357,13 +361,13 @@ void GptModel::backward(vk::CommandStream& stream) {
     auto& x = a.layers[l];
     const Tensor& residual = l == 0 ? a.encoded : a.layers[l - 1].residual3;
     // dresidual = d(residual3) = d(fcproj) = d(residual2) so far
-    ops::matmul(stream, a.dresidual, w.fc_proj_w, a.dfch, Layout::NN);                       // (B,T,H)
+    ops::matmul(stream, a.dresidual, w.fc_proj_w, dact, Layout::NN);                         // (B,T,H)
     ops::matmul(stream, rows(a.dresidual, C), rows(x.fch_act, H), g.fc_proj_w, Layout::TN, nullptr, true);
     bias_grad(rows(a.dresidual, C), g.fc_proj_b);
-    ops::activation_backward(stream, mlp_activation(config_), x.fch, a.dfch, a.dfch);
+    mlp_activation_backward(stream, config_, x.fch, dact, a.dfch);                           // (B,T,F)
     ops::matmul(stream, a.dfch, w.fc_w, a.dln, Layout::NN);                                  // (B,T,C)
-    ops::matmul(stream, rows(a.dfch, H), rows(x.ln2, C), g.fc_w, Layout::TN, nullptr, true);
-    bias_grad(rows(a.dfch, H), g.fc_b);
+    ops::matmul(stream, rows(a.dfch, F), rows(x.ln2, C), g.fc_w, Layout::TN, nullptr, true);
+    bias_grad(rows(a.dfch, F), g.fc_b);
     ops::norm_backward(stream, norm, a.dln, x.residual2, ptr(w.ln2_w), x.ln2_mean, x.ln2_rstd, a.dresidual,
                        ptr(g.ln2_w), ptr(g.ln2_b));
     // dresidual = d(residual2) = d(attproj) = d(residual) so far

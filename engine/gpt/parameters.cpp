@@ -10,6 +10,8 @@ namespace alpha::gpt {
 ParameterLayout::ParameterLayout(const GptConfig& config) {
   const int64_t C = config.n_embd, V = config.vocab_size, T = config.seq_len;
   const int64_t Q = (config.n_head + 2 * config.kv_heads()) * config.head_size();  // q, k, v widths
+  // the MLP's hidden width and c_fc's output width
+  const int64_t H = config.mlp_hidden(), F = config.mlp_fc_width();
   int64_t offset = 0;
   auto add = [&](std::string name, std::vector<int64_t> shape, bool decay) {
     ParameterInfo p{std::move(name), std::move(shape), offset, 1, decay};
@@ -29,8 +31,8 @@ ParameterLayout::ParameterLayout(const GptConfig& config) {
     std::string h = fmt::format("h.{}.", l);
     b.qkv_w = add(h + "attn.c_attn.weight", {Q, C}, true);
     b.attn_proj_w = add(h + "attn.c_proj.weight", {C, C}, true);
-    b.fc_w = add(h + "mlp.c_fc.weight", {4 * C, C}, true);
-    b.fc_proj_w = add(h + "mlp.c_proj.weight", {C, 4 * C}, true);
+    b.fc_w = add(h + "mlp.c_fc.weight", {F, C}, true);  // swiglu: rows [0, H) gate, [H, 2H) up
+    b.fc_proj_w = add(h + "mlp.c_proj.weight", {C, H}, true);
   }
   decay_floats = offset;
   // no decay: LayerNorms and biases
@@ -43,7 +45,7 @@ ParameterLayout::ParameterLayout(const GptConfig& config) {
     b.attn_proj_b = add(h + "attn.c_proj.bias", {C}, false);
     b.ln2_w = norm_weight ? add(h + "ln_2.weight", {C}, false) : kAbsent;
     b.ln2_b = norm_bias ? add(h + "ln_2.bias", {C}, false) : kAbsent;
-    b.fc_b = add(h + "mlp.c_fc.bias", {4 * C}, false);
+    b.fc_b = add(h + "mlp.c_fc.bias", {F}, false);
     b.fc_proj_b = add(h + "mlp.c_proj.bias", {C}, false);
   }
   if (norm_weight) lnf_w = add("ln_f.weight", {C}, false);

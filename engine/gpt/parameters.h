@@ -1,10 +1,12 @@
-// Where every GPT parameter lives in the one parameter buffer: a size table computed from the config.
-// Gradients and AdamW m/v use the same layout in their own buffers. Matrices and embeddings (weight
-// decay) come first, then LayerNorm parameters and biases (no decay), so AdamW is two dispatches.
-// Names follow GPT-2's checkpoints (wte, wpe, h.N.ln_1.weight, h.N.attn.c_attn.weight, ...), with
-// linear weights stored (out, in) like torch.nn.Linear. The architecture decides which exist: no
-// wpe with rotary positions, no norm weights when the norms are parameter-free, no norm biases
-// with RMSNorm, and an lm_head.weight (V, C) when the head is untied. Absent ones have index -1.
+// Where every GPT parameter lives in the one parameter buffer: a size table computed from the
+// config. Gradients and AdamW m/v use the same layout in their own buffers. Matrices and embeddings
+// (weight decay) come first, then LayerNorm parameters and biases (no decay), so AdamW is two
+// dispatches. Names follow GPT-2's checkpoints (wte, wpe, h.N.ln_1.weight, h.N.attn.c_attn.weight,
+// ...), with linear weights stored (out, in) like torch.nn.Linear. The architecture decides which
+// exist: no wpe with rotary positions, no norm weights when the norms are parameter-free, no norm
+// biases with RMSNorm, and an lm_head.weight (V, C) when the head is untied. Absent ones have index
+// -1. The MLP is c_fc (F, C) and c_proj (C, H) with H = GptConfig::mlp_hidden(): F = H, or for
+// swiglu F = 2H, the gate's rows first and then the up projection's.
 #pragma once
 
 #include <cstdint>

@@ -99,7 +99,8 @@ std::filesystem::path run_training(vk::Context& context, const TrainOptions& opt
                                    const std::filesystem::path& run_dir, const Checkpoint* checkpoint,
                                    const std::function<void(const StepReport&)>& progress) {
   options.validate();
-  const gpt::GptConfig preset = gpt::GptConfig::preset(options.model, options.arch);  // bad names fail before any work
+  // bad names fail before any work
+  const gpt::GptConfig preset = gpt::GptConfig::preset(options.model, options.arch, options.mlp);
 
   // Setup (tokenizer, token shards, model): if anything fails for a new run, the run directory this
   // call created is removed again, so a bad --data leaves nothing behind.
@@ -314,7 +315,7 @@ void request_stop() { stop_requested = true; }
 std::filesystem::path train(vk::Context& context, const TrainOptions& options,
                             const std::function<void(const StepReport&)>& progress) {
   options.validate();
-  gpt::GptConfig::preset(options.model, options.arch);
+  gpt::GptConfig::preset(options.model, options.arch, options.mlp);
   TrainOptions resolved = options;
   resolved.resolve_counts();
   if (resolved.run.empty()) resolved.run = default_run_name(options.model);

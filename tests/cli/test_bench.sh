@@ -131,6 +131,35 @@ else
   fail "bench --vs-torch --json: $out $(cat "$tmp/all.json" "$tmp/history.csv" 2>&1)"
 fi
 
+# --mlp=swiglu: the MLP's matmuls at its widths, the swiglu kernel rows in the gelu group, the step and
+# inference of a swiglu model, each beside the torch peer's same work.
+out=$("$alpha" bench --ops matmul,gelu,train,infer "${tiny[@]}" --mlp swiglu --vs-torch --validate \
+  --json="$tmp/swiglu.json" 2>&1)
+if [ $? -eq 0 ] && ! grep -q "validation" <<<"$out" && /usr/bin/python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+# d1: C = 64, H = 64*ceil(8*64/192) = 192, c_fc 2H = 384 wide; B*T = 32 rows
+assert [(m["name"], m["M"], m["N"], m["K"]) for m in j["matmul"]][1:] == [
+    ("d1 fc fwd (BT,2H)=(BT,C)·Wᵀ", 32, 384, 64), ("d1 fc dW (2H,C)=dYᵀ·X", 384, 64, 32),
+    ("d1 fc dX (BT,C)=dY·W", 32, 64, 384)], j["matmul"]
+k = {k["op"]: k for k in j["kernels"]}
+assert list(k) == ["swiglu_forward", "swiglu_backward"], list(k)
+assert k["swiglu_forward"]["dims"] == {"N": 32, "H": 192} and k["swiglu_forward"]["bytes"] == 4 * 3 * 32 * 192
+assert k["swiglu_backward"]["bytes"] == 4 * 5 * 32 * 192
+assert all(r["torch"]["median_ms"] > 0 for r in j["matmul"] + j["kernels"])
+t, = j["train"]
+# N = wte 64*64 + block (qkv 3*64*64+192, proj 64*64+64, c_fc 384*64+384, c_proj 64*192+64, ln 4*64) + ln_f 128
+#   = 4096 + 54208 + 128 = 58432; per token 6N + 12*64*16 = 362880; per step (32 tokens) 11612160
+assert t["model"] == "gpt2-swiglu-d1" and t["flops_per_step"] == 11612160, (t["model"], t["flops_per_step"])
+assert t["torch"]["ms_per_step"] > 0 and j["inference"][0]["torch"]["decode"]["median_ms"] > 0
+assert j["config"]["mlp"] == "swiglu"
+' "$tmp/swiglu.json"; then
+  pass "bench --mlp=swiglu: matmul, swiglu kernel, train and inference rows beside the torch peer"
+else
+  fail "bench --mlp=swiglu: $out $(cat "$tmp/swiglu.json" 2>&1)"
+fi
+expect_fail "bench unknown --mlp" "unknown MLP 'bogus'" "$alpha" bench --ops train --model d1 --mlp bogus
+
 # The inference rows alone: alpha's prefill and decode, torch's tokens/s and both ratios on the row.
 out=$("$alpha" bench --ops infer "${tiny[@]}" --vs-torch 2>&1)
 if [ $? -eq 0 ] && grep -Eq '^d1 +64 +8 +8 +[0-9.]+ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ MiB +[0-9]+ +[0-9.]+  prefill [0-9.]+x.*, decode [0-9.]+x .*\(cpu' <<<"$out"; then

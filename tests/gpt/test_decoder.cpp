@@ -1,9 +1,9 @@
 // KV-cache decoding against the full-context forward pass: after any mix of prefill chunks and
 // one-token steps, the decoder's logits for the last token equal the training model's logits at
-// that position (in practice bit for bit; the bound allows matmul paths to differ by row count), and
-// the greedy token is the same. Odd sizes (C = 48, 3 heads, V = 101, T = 37), every parameter random
-// and non-zero, for GPT-2's architecture, the modern one and another mix of the options (the decode
-// path's rotary positions are offset by the cache length).
+// that position (in practice bit for bit; the bound allows matmul paths to differ by row count),
+// and the greedy token is the same. Odd sizes (C = 48, 3 heads, V = 101, T = 37), every parameter
+// random and non-zero, for GPT-2's architecture, the modern one (also with SwiGLU) and another mix
+// of the options (the decode path's rotary positions are offset by the cache length).
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
@@ -130,6 +130,17 @@ TEST_CASE_FIXTURE(GpuFixture, "grouped-query attention shrinks the KV cache") {
   CHECK(shared.memory_bytes() < full.memory_bytes());
   MESSAGE(fmt::format("KV cache: {} bytes with 4 key/value heads, {} with 1", full.cache_bytes(),
                       shared.cache_bytes()));
+  check_decoder_matches_forward(config);
+}
+
+// The modern architecture with SwiGLU (H = 192): decoding runs the fused norm + c_fc kernel without
+// an activation and then the swiglu kernel
+TEST_CASE_FIXTURE(GpuFixture,
+                  "KV-cache decoding matches the full forward: modern architecture with SwiGLU") {
+  GptConfig config = odd_config();
+  config.n_head = 4, config.n_embd = 64;
+  config = GptConfig::with_arch(config, "modern");
+  config.mlp = gpt::Mlp::swiglu;
   check_decoder_matches_forward(config);
 }
 

@@ -52,8 +52,10 @@ static void run_reference_case(const ReferenceCase& c) {
   TensorFile input;
   input["config"] = {{6}, {}, {config.n_layer, config.n_head, config.n_embd, config.seq_len, config.vocab_size, steps}};
   if (!config.is_gpt2()) {
+    // mlp as the reference codes it: 0 gelu, 1 relu2, 2 swiglu
+    static_assert(int(gpt::Mlp::relu2) == 1 && int(gpt::Mlp::swiglu) == 2);
     input["arch"] = {{7}, {}, {config.pos == gpt::Positions::rope, config.norm == gpt::Norm::rmsnorm,
-                               config.norm_params, config.mlp == gpt::Mlp::relu2, config.qk_norm,
+                               config.norm_params, int(config.mlp), config.qk_norm,
                                config.tie_embeddings, config.kv_heads()}};
     input["arch_f32"] = {{2}, {config.logit_softcap, config.rope_theta}, {}};
   }
@@ -180,6 +182,27 @@ TEST_CASE_FIXTURE(GpuFixture, "GPT matches PyTorch: RMSNorm with weights, untied
   config.norm = gpt::Norm::rmsnorm, config.tie_embeddings = false, config.mlp = gpt::Mlp::relu2;
   config.qk_norm = true;
   run_reference_case({config, 2, 29, 1e6f, "rmsnorm + weights, untied, relu2, qk-norm"});
+}
+
+// SwiGLU (c_fc (2H, C): gate rows, then up; c_proj (C, H), H = 64·ceil(8C/192)): with C = 64, H =
+// 192, alongside rotary, RMSNorm with weights and grouped-query attention (4 query heads, 2
+// key/value heads); and with C = 48, H = 128, in GPT-2's architecture otherwise, clipping active.
+TEST_CASE_FIXTURE(GpuFixture,
+                  "GPT matches PyTorch: SwiGLU with rotary, RMSNorm and grouped-query attention") {
+  GptConfig config = odd_sizes("gpt2", 4);
+  config.mlp = gpt::Mlp::swiglu, config.pos = gpt::Positions::rope,
+  config.norm = gpt::Norm::rmsnorm;
+  config.n_kv_head = 2;
+  REQUIRE(config.mlp_hidden() == 192);
+  run_reference_case({config, 2, 31, 1e6f, "swiglu + rope + rmsnorm + gqa"});
+}
+
+TEST_CASE_FIXTURE(GpuFixture,
+                  "GPT matches PyTorch: SwiGLU in GPT-2's architecture, clipping active") {
+  GptConfig config = odd_sizes("gpt2");
+  config.mlp = gpt::Mlp::swiglu;
+  REQUIRE(config.mlp_hidden() == 128);
+  run_reference_case({config, 3, 19, 0.05f, "gpt2 + swiglu"});
 }
 
 TEST_CASE_FIXTURE(GpuFixture, "GPT matches PyTorch: parameter-free LayerNorm, rotary, logits capped at 2") {

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "engine/gpt/flops.h"
 #include "engine/gpt/init.h"
 #include "engine/gpt/model.h"
 #include "tests/unit/gpu_fixture.h"
@@ -81,6 +82,45 @@ TEST_CASE("the parameter layout puts decayed tensors first, aligned, and counts 
     CHECK((p.offset < layout.decay_floats) == p.decay);
     CHECK(p.decay == (p.shape.size() == 2));
   }
+}
+
+TEST_CASE("SwiGLU's hidden width, parameter layout and FLOP count; --mlp names") {
+  // H = 64·ceil(8C/192): C = 768 -> 2048 (8·768/192 = 32), C = 128 -> 384 (5.33 -> 6), C = 48 ->
+  // 128; GELU and ReLU² keep 4C
+  GptConfig c = GptConfig::preset("d12", "gpt2", "swiglu");
+  CHECK(c.mlp_hidden() == 2048);
+  CHECK(c.mlp_fc_width() == 4096);
+  CHECK(GptConfig::preset("d2", "modern", "swiglu").mlp_hidden() == 384);
+  c.n_embd = 48;
+  CHECK(c.mlp_hidden() == 128);
+  CHECK(GptConfig::preset("d12").mlp_hidden() == 3072);
+  CHECK(GptConfig::preset("d12").mlp_fc_width() == 3072);
+  CHECK(GptConfig::preset("d2", "modern").mlp_hidden() == 512);
+  CHECK(GptConfig::preset("d2", "modern").mlp == gpt::Mlp::relu2);  // --arch=modern keeps ReLU²
+
+  // d2 with SwiGLU (C = 128, H = 384, V = 4096 for a round count), GPT-2 otherwise, per block:
+  //   qkv 3C·C + 3C = 49536, proj C·C + C = 16512, c_fc 2H·C + 2H = 98304 + 768 = 99072,
+  //   c_proj C·H + C = 49152 + 128 = 49280, ln_1 + ln_2 4C = 512: 214912; two blocks 429824;
+  //   wte 524288 (the tied head), ln_f 256: N = 954368 for the FLOPs (wpe 256·128 = 32768 besides)
+  c = GptConfig::preset("d2", "gpt2", "swiglu");
+  c.vocab_size = 4096;
+  gpt::ParameterLayout layout(c);
+  CHECK(layout.find("h.1.mlp.c_fc.weight").shape == std::vector<int64_t>{768, 128});
+  CHECK(layout.find("h.1.mlp.c_fc.bias").shape == std::vector<int64_t>{768});
+  CHECK(layout.find("h.1.mlp.c_proj.weight").shape == std::vector<int64_t>{128, 384});
+  CHECK(gpt::flops_parameter_count(c) == 954368);
+  CHECK(layout.count() == 954368 + 32768);
+
+  // the architecture JSON round-trips it; unknown names are refused naming the choices
+  GptConfig back;
+  back.read_arch_json(c.arch_json());
+  CHECK(back.mlp == gpt::Mlp::swiglu);
+  CHECK(c.arch_json()["mlp"] == "swiglu");
+  CHECK(!c.is_gpt2());
+  CHECK_THROWS_WITH_AS(GptConfig::preset("d2", "gpt2", "bogus"),
+                       doctest::Contains("unknown MLP 'bogus'"), alpha::Error);
+  CHECK_THROWS_WITH_AS(back.read_arch_json({{"mlp", "geglu"}}),
+                       doctest::Contains("gelu|relu2|swiglu"), alpha::Error);
 }
 
 }  // namespace alpha::test

@@ -6,8 +6,8 @@ every gradient, and every parameter after the steps to another tensor file.
 Usage: gpt_reference.py INPUT OUTPUT
 
 Input tensors: "config" i32 [n_layer, n_head, n_embd, seq_len, vocab_size, steps], optionally
-"arch" i32 [rope, rmsnorm, norm_params, relu2, qk_norm, tie_embeddings, n_kv_head] and "arch_f32" f32
-[logit_softcap, rope_theta] (absent: GPT-2),
+"arch" i32 [rope, rmsnorm, norm_params, mlp (0 gelu, 1 relu2, 2 swiglu), qk_norm, tie_embeddings,
+n_kv_head] and "arch_f32" f32 [logit_softcap, rope_theta] (absent: GPT-2),
 "adamw" f32 [lr, beta1, beta2, eps, weight_decay, max_norm], "tokens" and "targets" i32 (B, T)
 (-1 = ignored), and one tensor per parameter under its GPT-2 name (linear weights (out, in)).
 Output: "logits" (B,T,V), "loss" (1), "grad.<name>", "step_losses" (steps), "step_norms" (steps),
@@ -26,13 +26,21 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0])
 import tensor_file  # noqa: E402
 
 EPS = 1e-5  # every norm's, as alpha's
+GELU, RELU2, SWIGLU = 0, 1, 2  # the MLPs, in the order of alpha's gpt::Mlp
+
+
+def mlp_hidden(C, mlp):
+    """The MLP's hidden width H, as alpha's GptConfig::mlp_hidden(): 4·C, or for SwiGLU Llama's 2/3 of
+    4·C rounded up to a multiple of 64, 64·ceil(8C / (3·64))."""
+    return 64 * -(-8 * C // (3 * 64)) if mlp == SWIGLU else 4 * C
 
 
 class Arch:
     """The architecture options of alpha's GptConfig; the defaults are GPT-2's."""
 
     def __init__(self, flags=(0, 0, 1, 0, 0, 1, 0), floats=(0.0, 10000.0)):
-        self.rope, self.rmsnorm, self.norm_params, self.relu2, self.qk_norm, self.tie = (bool(f) for f in flags[:6])
+        self.rope, self.rmsnorm, self.norm_params, self.qk_norm, self.tie = (bool(flags[i]) for i in (0, 1, 2, 4, 5))
+        self.mlp = int(flags[3])  # GELU, RELU2 or SWIGLU
         self.n_kv_head = int(flags[6]) if len(flags) > 6 else 0  # 0: as many as query heads
         self.softcap, self.rope_theta = (float(f) for f in floats)
 
@@ -86,8 +94,9 @@ class Block(nn.Module):
         self.attn.c_proj = nn.Linear(C, C)
         self.ln_2 = Norm(C, arch)
         self.mlp = nn.Module()
-        self.mlp.c_fc = nn.Linear(C, 4 * C)
-        self.mlp.c_proj = nn.Linear(4 * C, C)
+        H = mlp_hidden(C, arch.mlp)  # SwiGLU's c_fc gives the gate (rows [0, H)) and then up ([H, 2H))
+        self.mlp.c_fc = nn.Linear(C, 2 * H if arch.mlp == SWIGLU else H)
+        self.mlp.c_proj = nn.Linear(H, C)
 
     def qkv(self, x, rope=None):
         """q, k, v as (B, NH, T, HS), after QK-norm and rotary (rope: this T's cos and sin rows); with
@@ -108,7 +117,13 @@ class Block(nn.Module):
 
     def mlp_forward(self, x):
         h = self.mlp.c_fc(self.ln_2(x))
-        h = F.relu(h).square() if self.arch.relu2 else F.gelu(h, approximate="tanh")
+        if self.arch.mlp == SWIGLU:
+            gate, up = h.chunk(2, dim=-1)
+            h = F.silu(gate) * up
+        elif self.arch.mlp == RELU2:
+            h = F.relu(h).square()
+        else:
+            h = F.gelu(h, approximate="tanh")
         return self.mlp.c_proj(h)
 
     def forward(self, x, rope=None):

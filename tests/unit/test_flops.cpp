@@ -73,6 +73,10 @@ TEST_CASE("memory-bound kernels' bytes match a hand count") {
   // GELU over 100 elements: forward x in, out = 200 floats; backward x, dout in, dx out = 300.
   CHECK(perf::gelu_forward_work(100).bytes == 800);
   CHECK(perf::gelu_backward_work(100).bytes == 1200);
+  // SwiGLU N = 5, H = 7: forward x (5, 14) 70 in + out 35 = 105 floats; backward x 70 + dout 35 in,
+  // dx 70 out = 175 floats.
+  CHECK(perf::swiglu_forward_work(5, 7).bytes == 420);
+  CHECK(perf::swiglu_backward_work(5, 7).bytes == 700);
   // Softmax cross-entropy N = 3, V = 11: logits 33 + dlogits 33 + targets 3 + losses 3 = 72 words.
   CHECK(perf::softmax_xent_work(3, 11).bytes == 288);
   // P = 1000 parameters: the norm reads the gradients (1000 floats); AdamW reads params, grads, m,
