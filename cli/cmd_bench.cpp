@@ -36,6 +36,7 @@ struct BenchOptions {
   std::string models = "d2";
   std::string arch = "gpt2";  // of every model and shape
   std::string mlp;            // over the arch's MLP (gelu, relu2, swiglu); empty: the arch's own
+  std::string precision = "fp32";  // of the training step (alpha train --precision)
   int batch = 8;
   int seq = 256;
   int vocab = 0;  // 0: 4096 for small presets, the preset's own for d12+
@@ -102,8 +103,9 @@ BenchWork plan_work(const std::vector<std::string>& ops, const BenchOptions& o) 
     return o.arch == "gpt2" && mlp.empty() ? model : o.arch + mlp + "-" + model;
   };
   if (has(ops, "train"))
-    for (const auto& model : split(o.models))
-      work.train.push_back({label(model), bench_config(model, o), o.batch, o.seq});
+    for (const auto& model : split(o.models))  // "d2-fp16": mixed precision
+      work.train.push_back({label(model) + (o.precision == "fp32" ? "" : "-" + o.precision),
+                            bench_config(model, o), o.batch, o.seq});
   if (has(ops, "infer")) {  // a prefill of a --seq/2-token prompt, then decode steps up to --seq
     const int prompt = std::max(1, o.seq / 2), steps = std::max(1, o.seq - prompt);
     for (const auto& model : split(o.models))
@@ -247,7 +249,8 @@ std::vector<perf::TrainRow> bench_train_table(vk::Context& context, const BenchO
   std::vector<perf::TrainRow> rows;
   for (size_t i = 0; i < work.train.size(); ++i) {
     const auto& c = work.train[i];
-    auto r = perf::bench_train_step(context, c.model, c.config, c.batch, c.seq, o.iters, o.warmup);
+    auto r = perf::bench_train_step(context, c.model, c.config, c.batch, c.seq, o.iters, o.warmup,
+                                    gpt::resolve_precision(o.precision, context));
     perf::TrainRow row{
         r, c.config,
         gpt::mfu(r.flops_per_step / (r.ms_per_step / 1000.0), ceilings.matmul_gflops() * 1e9)};
@@ -344,11 +347,22 @@ void check_writable(const std::string& path, const char* what) {
 }
 
 nlohmann::json options_json(const BenchOptions& o) {
-  return {{"iters", o.iters}, {"warmup", o.warmup}, {"row_budget_s", o.row_budget_s},
-          {"ops", o.ops},     {"size", o.size},     {"tile", o.tile},
-          {"naive", o.naive}, {"shapes", o.shapes}, {"models", o.models},
-          {"batch", o.batch}, {"seq", o.seq},       {"vocab", o.vocab},
-          {"arch", o.arch},   {"mlp", o.mlp},       {"vs_torch", o.vs_torch}};
+  return {{"iters", o.iters},
+          {"warmup", o.warmup},
+          {"row_budget_s", o.row_budget_s},
+          {"ops", o.ops},
+          {"size", o.size},
+          {"tile", o.tile},
+          {"naive", o.naive},
+          {"shapes", o.shapes},
+          {"models", o.models},
+          {"batch", o.batch},
+          {"seq", o.seq},
+          {"vocab", o.vocab},
+          {"arch", o.arch},
+          {"mlp", o.mlp},
+          {"vs_torch", o.vs_torch},
+          {"precision", o.precision}};
 }
 
 void check_regressions(const std::vector<perf::HistoryRow>& history,
@@ -458,6 +472,11 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("!--no-naive", o.naive, "Skip the naive baseline kernel of --size");
   cmd->add_option("--model", o.models,
                   "Model presets for the training step and inference (comma-separated, e.g. d2,d6)")
+      ->capture_default_str();
+  cmd->add_option("--precision", o.precision,
+                  "Precision of the training step: fp32, fp16 or auto (as alpha train --precision; "
+                  "rows named "
+                  "e.g. d2-fp16)")
       ->capture_default_str();
   cmd->add_option("--arch", o.arch, "Architecture of the models: gpt2 or modern (as alpha train --arch)")
       ->capture_default_str();

@@ -27,9 +27,11 @@ static void print_devices() {
     fmt::print("    shared memory   {} KiB, {} invocations per workgroup\n", d.max_shared_memory / 1024,
                d.max_workgroup_invocations);
     fmt::print("    storage range   {} MiB per binding\n", d.max_storage_buffer_range >> 20);
-    fmt::print("    texel buffers   rgba32f {}, r32f {}, {}M elements, offsets aligned to {}\n",
-               yes_no(d.texel_rgba32f), yes_no(d.texel_r32f), d.max_texel_buffer_elements >> 20,
-               d.min_texel_buffer_offset_alignment);
+    fmt::print(
+        "    texel buffers   rgba32f {}, r32f {}, rgba16f {}, {}M elements, offsets aligned to "
+        "{}\n",
+        yes_no(d.texel_rgba32f), yes_no(d.texel_r32f), yes_no(d.texel_rgba16f),
+        d.max_texel_buffer_elements >> 20, d.min_texel_buffer_offset_alignment);
     fmt::print("    timestamps      {}{}\n", yes_no(d.timestamps),
                d.timestamps ? fmt::format(" ({} ns/tick)", d.timestamp_period_ns) : "");
     fmt::print("    coopmat         KHR {}, NV {}, NV2 {}\n", yes_no(d.coopmat_khr), yes_no(d.coopmat_nv),

@@ -57,6 +57,12 @@ void add_train_command(CLI::App& app) {
       "--mlp", o.mlp,
       "MLP instead of --arch's: gelu (4·C wide), relu2 (ReLU², 4·C) or swiglu (silu(gate)·up, "
       "hidden 64·ceil(8C/192))");
+  cmd->add_option("--precision", o.precision,
+                  "fp32, fp16 (mixed: f16 matmul operands over f32 master weights, gradients and "
+                  "AdamW, dynamic "
+                  "loss scaling), bf16 (not built yet) or auto (fp16 on a GPU with 16-bit storage, "
+                  "else fp32)")
+      ->capture_default_str();
   cmd->add_option("--steps", o.steps, "Optimizer steps")->capture_default_str();
   cmd->add_option("--tokens", o.tokens, "Train on this many tokens instead of --steps (steps = tokens / (B·T·accum))");
   cmd->add_option("--batch", o.batch, "Sequences per micro-batch (B)")->capture_default_str();

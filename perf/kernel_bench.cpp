@@ -223,8 +223,9 @@ Record prepare_optimizer(vk::Context& context, Inputs& in, const KernelCase& c, 
   config.weight_decay = 0.1f;
   config.max_norm = 1.0f;
   const auto scalars = ops::adamw_step_scalars(config);
-  const Tensor step = Tensor::of(
-      in.arena(), std::vector<float>{scalars.decay, scalars.step_size, scalars.bc2_sqrt, 0});
+  const Tensor step =
+      Tensor::of(in.arena(), std::vector<float>{scalars.decay, scalars.step_size, scalars.bc2_sqrt,
+                                                scalars.inv_loss_scale});
   return [=](vk::CommandStream& s) {
     ops::adamw_update(s, params, grads, m, v, norm_sq, step, config);
   };

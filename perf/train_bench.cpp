@@ -14,8 +14,8 @@ namespace alpha::perf {
 
 TrainBenchResult bench_train_step(vk::Context& context, const std::string& name,
                                   const gpt::GptConfig& config, int batch, int seq, int iters,
-                                  int warmup) {
-  gpt::GptModel model(context, config, batch, seq);
+                                  int warmup, gpt::Precision precision) {
+  gpt::GptModel model(context, config, batch, seq, 0, precision);
   model.set_parameters(gpt::init_parameters(config, model.layout(), 1));
   gpt::Rng rng(2);
   std::vector<int32_t> tokens(size_t(batch) * seq), targets(tokens.size());

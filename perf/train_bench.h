@@ -29,6 +29,6 @@ struct TrainBenchResult {
 
 TrainBenchResult bench_train_step(vk::Context& context, const std::string& name,
                                   const gpt::GptConfig& config, int batch, int seq, int iters,
-                                  int warmup);
+                                  int warmup, gpt::Precision precision = gpt::Precision::fp32);
 
 }  // namespace alpha::perf

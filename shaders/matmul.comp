@@ -9,6 +9,11 @@
 // invocations touch neighbouring addresses. Any M, N, K work: loads outside the matrices read 0.
 
 #extension GL_EXT_control_flow_attributes : require
+// A16 / B16: that operand is stored as f16 (16-bit storage); products and sums stay f32.
+#if defined(A16) || defined(B16)
+#extension GL_EXT_shader_16bit_storage : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#endif
 
 layout(push_constant) uniform Push {
   uint M;
@@ -28,8 +33,16 @@ layout(constant_id = 3) const uint BK = 16;
 layout(constant_id = 4) const uint TM = 4;
 layout(constant_id = 5) const uint TN = 4;
 
+#ifdef A16
+layout(binding = 0) readonly buffer A { float16_t a[]; };
+#else
 layout(binding = 0) readonly buffer A { float a[]; };
+#endif
+#ifdef B16
+layout(binding = 1) readonly buffer B { float16_t b[]; };
+#else
 layout(binding = 1) readonly buffer B { float b[]; };
+#endif
 #ifdef BIAS
 layout(binding = 2) readonly buffer Bias { float bias[]; };
 layout(binding = 3) buffer C { float c[]; };
@@ -43,18 +56,18 @@ shared float b_tile[BK * BN];  // b_tile[k * BN + n]
 float load_a(uint m, uint k) {
   if (m >= p.M || k >= p.K) return 0.0;
 #ifdef TRANS_A
-  return a[k * p.lda + m];
+  return float(a[k * p.lda + m]);
 #else
-  return a[m * p.lda + k];
+  return float(a[m * p.lda + k]);
 #endif
 }
 
 float load_b(uint k, uint n) {
   if (k >= p.K || n >= p.N) return 0.0;
 #ifdef TRANS_B
-  return b[n * p.ldb + k];
+  return float(b[n * p.ldb + k]);
 #else
-  return b[k * p.ldb + n];
+  return float(b[k * p.ldb + n]);
 #endif
 }
 

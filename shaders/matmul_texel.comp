@@ -39,8 +39,17 @@ layout(local_size_x = 8) in;
 layout(constant_id = 0) const uint R = 2;
 layout(constant_id = 1) const uint CB = 2;
 
+// A16 / B16: that operand is f16, read through an rgba16f view (imageLoad converts to f32).
+#ifdef A16
+layout(rgba16f, binding = 0) uniform readonly imageBuffer A;
+#else
 layout(rgba32f, binding = 0) uniform readonly imageBuffer A;
+#endif
+#ifdef B16
+layout(rgba16f, binding = 1) uniform readonly imageBuffer B;
+#else
 layout(rgba32f, binding = 1) uniform readonly imageBuffer B;
+#endif
 #ifdef BIAS
 layout(binding = 2) readonly buffer Bias { float bias[]; };
 layout(binding = 3) buffer C { float c[]; };

@@ -3,6 +3,7 @@
 // MLP, projection + residual.
 #include "engine/gpt/block.h"
 
+#include "common/error.h"
 #include "engine/gpt/lm_head.h"
 #include "engine/ops/attention.h"
 #include "engine/ops/elementwise.h"
@@ -30,6 +31,24 @@ BlockWeights block_weights(const ParameterLayout& layout, int layer, const vk::B
   return {optional(b.ln1_w),     optional(b.ln1_b), optional(b.ln2_w),       optional(b.ln2_b),
           view(b.qkv_w),         view(b.qkv_b),     view(b.attn_proj_w),     view(b.attn_proj_b),
           view(b.fc_w),          view(b.fc_b),      view(b.fc_proj_w),       view(b.fc_proj_b)};
+}
+
+Tensor half_parameter_view(const ParameterLayout& layout, const vk::BufferSlice& params_f16,
+                           int index) {
+  const auto& p = layout.params.at(index);
+  if (!p.decay) fail("parameter {} has no f16 copy (only embeddings and matrices do)", p.name);
+  return Tensor{p.shape, DType::f16, params_f16.sub(p.offset * 2, p.numel * 2)};
+}
+
+BlockWeights half_block_weights(const ParameterLayout& layout, int layer,
+                                const vk::BufferSlice& params, const vk::BufferSlice& params_f16) {
+  BlockWeights w = block_weights(layout, layer, params);
+  const auto& b = layout.blocks.at(layer);
+  w.qkv_w = half_parameter_view(layout, params_f16, b.qkv_w);
+  w.attn_proj_w = half_parameter_view(layout, params_f16, b.attn_proj_w);
+  w.fc_w = half_parameter_view(layout, params_f16, b.fc_w);
+  w.fc_proj_w = half_parameter_view(layout, params_f16, b.fc_proj_w);
+  return w;
 }
 
 ops::NormKind norm_kind(const GptConfig& config) {
@@ -74,13 +93,25 @@ void block_forward(vk::CommandStream& stream, const GptConfig& config, const Blo
   const auto act = mlp_activation(config);
   const bool gated = config.mlp == Mlp::swiglu;
   const bool qk = transforms_qk(config);
+  // out = x·Wᵀ + b (+ out with accumulate), a linear layer. Mixed precision: x is rounded to f16
+  // into x_h first and multiplied by the weight's f16 copy (named here as the f32 weight's twin in
+  // half_weights).
+  const BlockWeights* half = pass.half_weights;
+  auto linear = [&](const Tensor& x, const Tensor& x_h, const Tensor& W, const Tensor& W_h,
+                    const Tensor& bias, const Tensor& out, bool accumulate) {
+    if (!half) return ops::matmul(stream, x, W, out, Layout::NT, &bias, accumulate);
+    ops::cast_to_f16(stream, x, x_h);
+    ops::matmul(stream, x_h, W_h, out, Layout::NT, &bias, accumulate);
+  };
   // norm(x) · Wᵀ + b into out (and the MLP's activation of out into act_out): decoding fuses the
   // norm into the projection where the device allows (ln, mean and rstd may be left unwritten), and
   // an elementwise activation too (swiglu's gate pairs columns the fused kernel keeps apart, so it
   // runs after); training needs every intermediate for the backward.
-  auto norm_project = [&](const Tensor& x, const std::optional<Tensor>& nw, const std::optional<Tensor>& nb,
-                          const Tensor& W, const Tensor& bias, const Tensor& out, const Tensor& ln,
-                          const Tensor& mean, const Tensor& rstd, const Tensor* act_out) {
+  auto norm_project = [&](const Tensor& x, const std::optional<Tensor>& nw,
+                          const std::optional<Tensor>& nb, const Tensor& W, const Tensor& W_h,
+                          const Tensor& bias, const Tensor& out, const Tensor& ln,
+                          const Tensor& ln_h, const Tensor& mean, const Tensor& rstd,
+                          const Tensor* act_out) {
     if (pass.decoding) {
       const Tensor* fused_act = gated ? nullptr : act_out;
       ops::norm_matmul_nt(stream, norm, x, ptr(nw), ptr(nb), W, bias, out, ln, mean, rstd,
@@ -89,40 +120,52 @@ void block_forward(vk::CommandStream& stream, const GptConfig& config, const Blo
       return;
     }
     ops::norm_forward(stream, norm, x, ptr(nw), ptr(nb), ln, mean, rstd);
-    ops::matmul(stream, ln, W, out, Layout::NT, &bias);
+    linear(ln, ln_h, W, W_h, bias, out, false);
     if (act_out) mlp_activation_forward(stream, config, out, *act_out);
   };
   // residual + y·Wᵀ + b: decoding adds in place as the projection's accumulate (the same float sum
   // as an add after the matmul, one dispatch fewer on a path that pays ~25 us per dispatch on
   // lavapipe); training keeps the sum in a new tensor, the next norm's saved input.
-  auto project_add = [&](const Tensor& y, const Tensor& W, const Tensor& bias, const Tensor& in,
-                         const Tensor& proj, const Tensor& sum) {
+  auto project_add = [&](const Tensor& y, const Tensor& y_h, const Tensor& W, const Tensor& W_h,
+                         const Tensor& bias, const Tensor& in, const Tensor& proj,
+                         const Tensor& sum) {
     if (pass.decoding) {
-      ops::matmul(stream, y, W, in, Layout::NT, &bias, /*accumulate=*/true);
+      linear(y, y_h, W, W_h, bias, in, /*accumulate=*/true);
       return;
     }
-    ops::matmul(stream, y, W, proj, Layout::NT, &bias);
+    linear(y, y_h, W, W_h, bias, proj, false);
     ops::add(stream, in, proj, sum);
   };
+  const BlockWeights& h = half ? *half : w;  // the weights the matmuls read
 
-  norm_project(residual, w.ln1_w, w.ln1_b, w.qkv_w, w.qkv_b, qk ? t.qkv_raw : t.qkv, t.ln1, t.ln1_mean, t.ln1_rstd,
-               nullptr);
+  norm_project(residual, w.ln1_w, w.ln1_b, w.qkv_w, h.qkv_w, w.qkv_b, qk ? t.qkv_raw : t.qkv, t.ln1,
+               t.ln1_h, t.ln1_mean, t.ln1_rstd, nullptr);
   if (qk)
     ops::qk_transform_forward(stream, qk_transform(config), t.qkv_raw, t.qkv, t.qk_rstd,
                               pass.rope_table ? *pass.rope_table : Tensor{}, pass.T, pass.pos0);
   ops::attention_forward(stream, t.attention_qkv, t.atty, t.lse, config.n_head, pass.pos0, config.kv_heads());
-  project_add(t.atty, w.attn_proj_w, w.attn_proj_b, residual, t.attproj, t.residual2);
+  project_add(t.atty, t.atty_h, w.attn_proj_w, h.attn_proj_w, w.attn_proj_b, residual, t.attproj,
+              t.residual2);
   const Tensor& mid = pass.decoding ? residual : t.residual2;
-  norm_project(mid, w.ln2_w, w.ln2_b, w.fc_w, w.fc_b, t.fch, t.ln2, t.ln2_mean, t.ln2_rstd, &t.fch_act);
-  project_add(t.fch_act, w.fc_proj_w, w.fc_proj_b, mid, t.fcproj, t.residual3);
+  norm_project(mid, w.ln2_w, w.ln2_b, w.fc_w, h.fc_w, w.fc_b, t.fch, t.ln2, t.ln2_h, t.ln2_mean,
+               t.ln2_rstd, &t.fch_act);
+  project_add(t.fch_act, t.fch_act_h, w.fc_proj_w, h.fc_proj_w, w.fc_proj_b, mid, t.fcproj,
+              t.residual3);
 }
 
 void head_forward(vk::CommandStream& stream, const GptConfig& config, const ParameterLayout& layout,
-                  const vk::BufferSlice& params, const Tensor& x, const Tensor& lnf, const Tensor& lnf_mean,
-                  const Tensor& lnf_rstd, const Tensor& logits, uint64_t max_binding_bytes) {
+                  const vk::BufferSlice& params, const Tensor& x, const Tensor& lnf,
+                  const Tensor& lnf_mean, const Tensor& lnf_rstd, const Tensor& logits,
+                  uint64_t max_binding_bytes, const HeadHalf* half) {
   const auto lnf_w = optional_view(layout, params, layout.lnf_w), lnf_b = optional_view(layout, params, layout.lnf_b);
   ops::norm_forward(stream, norm_kind(config), x, ptr(lnf_w), ptr(lnf_b), lnf, lnf_mean, lnf_rstd);
-  lm_head_forward(stream, lnf, parameter_view(layout, params, layout.lm_head), logits, max_binding_bytes);
+  if (half) {
+    ops::cast_to_f16(stream, lnf, half->lnf_h);
+    lm_head_forward(stream, half->lnf_h, half->head, logits, max_binding_bytes);
+  } else {
+    lm_head_forward(stream, lnf, parameter_view(layout, params, layout.lm_head), logits,
+                    max_binding_bytes);
+  }
   if (config.logit_softcap > 0) ops::softcap(stream, logits, logits, config.logit_softcap, max_binding_bytes);
 }
 

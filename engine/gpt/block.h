@@ -59,6 +59,9 @@ struct BlockTensors {
   Tensor ln2, ln2_mean, ln2_rstd;  // (n, C), (n), (n)
   Tensor fch, fch_act;             // (n, F), (n, H): the MLP's units before and after activation
   Tensor fcproj, residual3;        // training only: residual3 = residual2 + fcproj
+  // Mixed precision only (training, BlockPass::half_weights): the linear layers' inputs rounded to
+  // f16, what their matmuls read and the backward's weight gradients read again.
+  Tensor ln1_h, atty_h, ln2_h, fch_act_h;  // (n, C), (n, C), (n, C), (n, H) f16
 };
 
 // How the block runs: training keeps every intermediate and writes new residual tensors; decoding
@@ -69,15 +72,31 @@ struct BlockPass {
   int T = 0;
   int pos0 = 0;
   const Tensor* rope_table = nullptr;  // (seq_len, head_size/2, 2) when pos = rope
+  // Mixed precision (training): the weights' f16 copies; each linear layer rounds its input to f16
+  // (BlockTensors' *_h) and multiplies f16 by f16 into f32. Biases, norms, attention stay f32.
+  const BlockWeights* half_weights = nullptr;
 };
 
 void block_forward(vk::CommandStream& stream, const GptConfig& config, const BlockWeights& w,
                    const Tensor& residual, BlockTensors& t, const BlockPass& pass);
 
 // The final norm and the LM head: lnf = norm(x) (rows of C), logits = lnf · headᵀ, soft-capped
-// when the config says so. head is wte (tied) or lm_head.
+// when the config says so. head is wte (tied) or lm_head. Mixed precision: `half` holds the head's
+// f16 copy and lnf_h (rows of C, f16) receives lnf rounded, which the head's matmul reads.
+struct HeadHalf {
+  Tensor head, lnf_h;
+};
 void head_forward(vk::CommandStream& stream, const GptConfig& config, const ParameterLayout& layout,
-                  const vk::BufferSlice& params, const Tensor& x, const Tensor& lnf, const Tensor& lnf_mean,
-                  const Tensor& lnf_rstd, const Tensor& logits, uint64_t max_binding_bytes);
+                  const vk::BufferSlice& params, const Tensor& x, const Tensor& lnf,
+                  const Tensor& lnf_mean, const Tensor& lnf_rstd, const Tensor& logits,
+                  uint64_t max_binding_bytes, const HeadHalf* half = nullptr);
+
+// A parameter of the decayed range (embeddings and matrices) in the weights' f16 copy, which holds
+// that range at the same element offsets.
+Tensor half_parameter_view(const ParameterLayout& layout, const vk::BufferSlice& params_f16,
+                           int index);
+// One block's matrices from the f16 copy (norms and biases stay the f32 ones of `params`).
+BlockWeights half_block_weights(const ParameterLayout& layout, int layer,
+                                const vk::BufferSlice& params, const vk::BufferSlice& params_f16);
 
 }  // namespace alpha::gpt

@@ -34,7 +34,8 @@ Shape blocks_for(const vk::CommandStream& stream, const Tensor& x, const Tensor&
 }
 
 MatrixView rows_of(const Tensor& t, int64_t n0, int64_t nr, int64_t cols) {
-  return {t.slice.sub(n0 * cols * 4, nr * cols * 4), nr, cols, cols};
+  const int64_t bytes = static_cast<int64_t>(dtype_bytes(t.dtype));
+  return {t.slice.sub(n0 * cols * bytes, nr * cols * bytes), nr, cols, cols, t.dtype};
 }
 
 // Rows [n0, n0+nr) × columns [v0, v0+vc) of an (N, V) matrix.

@@ -11,7 +11,8 @@
 namespace alpha::gpt {
 
 // x (.., C) read as (N, C); wte (V, C); logits (.., V) read as (N, V). max_binding_bytes 0: the
-// device's storage-buffer range.
+// device's storage-buffer range. Mixed precision: x and wte may both be f16 (ops::matmul's rule);
+// logits, dlogits, dx and dwte are f32.
 void lm_head_forward(vk::CommandStream& stream, const Tensor& x, const Tensor& wte, const Tensor& logits,
                      uint64_t max_binding_bytes = 0);
 

@@ -40,6 +40,11 @@ struct GptModel::Activations {
   Tensor losses;
   Tensor dresidual, dln, dqkv, dfch;   // backward scratch, reused by every layer
   Tensor dfch_act;                     // (B, T, H) d(fch_act), swiglu only (else dfch, in place)
+  // Forward scratch, one tensor for every layer: the projections before their residual add (the
+  // backward needs only the sum); with fp16, the f32 norm outputs and MLP activations (the f16
+  // copies are saved instead).
+  Tensor proj, ln_f32, fch_act_f32;
+  Tensor lnf_h;                        // fp16: lnf rounded, the LM head's input
   Tensor partials, loss_sum, norm_sq;  // reductions
   Tensor rope_table;                   // (seq_len, head_size/2, 2) cos and sin, when pos = rope
 };
@@ -86,35 +91,51 @@ enum class Lifetime { saved, scratch, constant };
 // use are not visited (and stay empty).
 template <class Visit>
 void for_each_activation(GptModel::Activations& a, const GptConfig& c, int64_t B, int64_t T,
-                         Visit&& visit) {
+                         Precision precision, Visit&& visit) {
   const int64_t C = c.n_embd, NH = c.n_head, V = c.vocab_size, N = B * T;
   const int64_t Q = (c.n_head + 2 * c.kv_heads()) * c.head_size();
   const int64_t H = c.mlp_hidden(), F = c.mlp_fc_width();  // the MLP's hidden and c_fc widths
-  const auto f32 = DType::f32;
+  const auto f32 = DType::f32, f16 = DType::f16;
+  const bool half = precision == Precision::fp16;
   const auto saved = Lifetime::saved, scratch = Lifetime::scratch;
   visit(a.batch, {batch_words(B, T)}, DType::i32, saved);
   visit(a.encoded, {B, T, C}, f32, saved);
+  // the layers' shared forward scratch is allocated first, then handed to each layer
+  visit(a.proj, {B, T, C}, f32, scratch);
+  if (half) visit(a.ln_f32, {B, T, C}, f32, scratch);
+  if (half) visit(a.fch_act_f32, {B, T, H}, f32, scratch);
   a.layers.resize(c.n_layer);
   for (auto& l : a.layers) {
-    visit(l.ln1, {B, T, C}, f32, saved);
+    l.attproj = l.fcproj = a.proj;
+    if (half) l.ln1 = l.ln2 = a.ln_f32, l.fch_act = a.fch_act_f32;
+    if (half)
+      visit(l.ln1_h, {B, T, C}, f16, saved);
+    else
+      visit(l.ln1, {B, T, C}, f32, saved);
     visit(l.ln1_mean, {N}, f32, saved);
     visit(l.ln1_rstd, {N}, f32, saved);
     if (transforms_qk(c)) visit(l.qkv_raw, {B, T, Q}, f32, saved);
     if (c.qk_norm) visit(l.qk_rstd, {N, c.n_head + c.kv_heads()}, f32, saved);
     visit(l.qkv, {B, T, Q}, f32, saved);
     visit(l.atty, {B, T, C}, f32, saved);
+    if (half) visit(l.atty_h, {B, T, C}, f16, saved);
     visit(l.lse, {B, NH, T}, f32, saved);
-    visit(l.attproj, {B, T, C}, f32, saved);
     visit(l.residual2, {B, T, C}, f32, saved);
-    visit(l.ln2, {B, T, C}, f32, saved);
+    if (half)
+      visit(l.ln2_h, {B, T, C}, f16, saved);
+    else
+      visit(l.ln2, {B, T, C}, f32, saved);
     visit(l.ln2_mean, {N}, f32, saved);
     visit(l.ln2_rstd, {N}, f32, saved);
     visit(l.fch, {B, T, F}, f32, saved);
-    visit(l.fch_act, {B, T, H}, f32, saved);
-    visit(l.fcproj, {B, T, C}, f32, saved);
+    if (half)
+      visit(l.fch_act_h, {B, T, H}, f16, saved);
+    else
+      visit(l.fch_act, {B, T, H}, f32, saved);
     visit(l.residual3, {B, T, C}, f32, saved);
   }
   visit(a.lnf, {B, T, C}, f32, saved);
+  if (half) visit(a.lnf_h, {B, T, C}, f16, saved);
   visit(a.lnf_mean, {N}, f32, saved);
   visit(a.lnf_rstd, {N}, f32, saved);
   visit(a.logits, {B, T, V}, f32, saved);
@@ -131,10 +152,11 @@ void for_each_activation(GptModel::Activations& a, const GptConfig& c, int64_t B
 }
 
 // Bytes of the activations with this lifetime, as the arena allocates them (256-byte granules).
-uint64_t activation_bytes(const GptConfig& c, int64_t B, int64_t T, Lifetime which) {
+uint64_t activation_bytes(const GptConfig& c, int64_t B, int64_t T, Precision precision,
+                          Lifetime which) {
   GptModel::Activations a;
   uint64_t total = 0;
-  for_each_activation(a, c, B, T,
+  for_each_activation(a, c, B, T, precision,
                       [&](Tensor&, std::vector<int64_t> shape, DType dtype, Lifetime lifetime) {
                         if (lifetime != which) return;
                         uint64_t n = dtype_bytes(dtype);
@@ -151,26 +173,43 @@ uint64_t host_memory_bytes() {
 
 }  // namespace
 
-std::vector<MemoryGroup> GptModel::plan_memory(const GptConfig& config, int B, int T) {
-  const uint64_t param_bytes = ParameterLayout(config).total_floats * 4;
-  return {{"parameters", param_bytes},
-          {"gradients", param_bytes},
-          {"adamw m", param_bytes},
-          {"adamw v", param_bytes},
-          {"activations", activation_bytes(config, B, T, Lifetime::saved) +
-                              activation_bytes(config, B, T, Lifetime::constant)},
-          {"backward scratch", activation_bytes(config, B, T, Lifetime::scratch)}};
+std::vector<MemoryGroup> GptModel::plan_memory(const GptConfig& config, int B, int T,
+                                               Precision precision) {
+  const ParameterLayout layout(config);
+  const uint64_t param_bytes = layout.total_floats * 4;
+  std::vector<MemoryGroup> groups = {{"parameters", param_bytes},
+                                     {"gradients", param_bytes},
+                                     {"adamw m", param_bytes},
+                                     {"adamw v", param_bytes}};
+  if (precision == Precision::fp16)
+    groups.push_back({"weights f16", uint64_t(layout.decay_floats) * 2});
+  groups.push_back(
+      {"activations", activation_bytes(config, B, T, precision, Lifetime::saved) +
+                          activation_bytes(config, B, T, precision, Lifetime::constant)});
+  groups.push_back({"scratch", activation_bytes(config, B, T, precision, Lifetime::scratch)});
+  return groups;
 }
 
-std::vector<MemoryGroup> GptModel::memory() const { return plan_memory(config_, B_, T_); }
+std::vector<MemoryGroup> GptModel::memory() const {
+  return plan_memory(config_, B_, T_, precision_);
+}
 
-static void check_fits(vk::Context& context, const GptConfig& config, int B, int T) {
+static void check_fits(vk::Context& context, const GptConfig& config, int B, int T,
+                       Precision precision) {
   config.validate();
   if (B <= 0) fail("batch size {} must be positive", B);
   if (T <= 0 || T > config.seq_len)
     fail("sequence length {} must be between 1 and the model's seq_len {}", T, config.seq_len);
+  if (precision == Precision::fp16 && !context.fp16_enabled())
+    fail("fp16 training needs 16-bit storage, which {} lacks: use fp32", context.info().name);
+  // the weights' f16 copy is bound at the f32 layout's element offsets (multiples of 64 halfs)
+  if (precision == Precision::fp16 &&
+      context.info().min_storage_buffer_offset_alignment > kParameterAlignment * 2)
+    fail("{} aligns storage-buffer bindings to {} bytes; the f16 weights need at most {}: use fp32",
+         context.info().name, context.info().min_storage_buffer_offset_alignment,
+         kParameterAlignment * 2);
   uint64_t total = 0;
-  for (const auto& group : GptModel::plan_memory(config, B, T)) total += group.bytes;
+  for (const auto& group : GptModel::plan_memory(config, B, T, precision)) total += group.bytes;
   const auto& info = context.info();
   // A CPU device (lavapipe) allocates host memory whatever heap size it reports: compare with RAM.
   const bool cpu = info.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
@@ -190,23 +229,26 @@ static void check_fits(vk::Context& context, const GptConfig& config, int B, int
 }
 
 GptModel::GptModel(vk::Context& context, const GptConfig& config, int B, int T,
-                   uint64_t max_binding_bytes)
+                   uint64_t max_binding_bytes, Precision precision)
     : context_(context),
-      config_((check_fits(context, config, B, T), config)),
+      config_((check_fits(context, config, B, T, precision), config)),
       layout_(config),
       B_(B),
       T_(T),
       max_binding_bytes_(max_binding_bytes),
       arena_(context),
       acts_(std::make_unique<Activations>()),
+      precision_(precision),
+      loss_scaler_(precision == Precision::fp16),
       replay_(!context.switches().disable_replay) {
   const int64_t bytes = layout_.total_floats * 4;
   params_ = arena_.allocate(bytes);
   grads_ = arena_.allocate(bytes);
   adam_m_ = arena_.allocate(bytes);
   adam_v_ = arena_.allocate(bytes);
+  if (precision_ == Precision::fp16) params_f16_ = arena_.allocate(layout_.decay_floats * 2);
 
-  for_each_activation(*acts_, config_, B, T,
+  for_each_activation(*acts_, config_, B, T, precision_,
                       [&](Tensor& t, std::vector<int64_t> shape, DType dtype, Lifetime) {
                         t = Tensor::empty(arena_, shape, dtype);
                       });
@@ -242,6 +284,18 @@ void GptModel::set_parameters(std::span<const float> values) {
   if (static_cast<int64_t>(values.size()) != layout_.total_floats)
     fail("set_parameters: {} floats, the layout has {}", values.size(), layout_.total_floats);
   arena_.upload(params_, values.data(), values.size_bytes());
+  if (precision_ != Precision::fp16) return;
+  // the f16 copy of the decayed range, in chunks that fit a binding
+  vk::CommandStream stream(context_);
+  const int64_t chunk =
+      std::min<int64_t>(context_.info().max_storage_buffer_range, int64_t(1) << 30) / 4 /
+      kParameterAlignment * kParameterAlignment;
+  for (int64_t start = 0; start < layout_.decay_floats; start += chunk) {
+    const int64_t n = std::min(chunk, layout_.decay_floats - start);
+    ops::cast_to_f16(stream, Tensor{{n}, DType::f32, params_.sub(start * 4, n * 4)},
+                     Tensor{{n}, DType::f16, params_f16_.sub(start * 2, n * 2)});
+  }
+  stream.submit();
 }
 
 std::vector<float> GptModel::download_buffer(const vk::BufferSlice& buffer) {
@@ -314,14 +368,20 @@ void GptModel::forward(vk::CommandStream& stream, bool with_loss) {
   BlockPass pass;
   pass.T = T_;
   pass.rope_table = config_.pos == Positions::rope ? &a.rope_table : nullptr;
+  const bool half = precision_ == Precision::fp16;
   for (int l = 0; l < config_.n_layer; ++l) {
     auto& x = a.layers[l];
     x.attention_qkv = x.qkv;
+    const BlockWeights half_weights =
+        half ? half_block_weights(P, l, params_, params_f16_) : BlockWeights{};
+    pass.half_weights = half ? &half_weights : nullptr;
     block_forward(stream, config_, block_weights(P, l, params_), l == 0 ? a.encoded : a.layers[l - 1].residual3, x,
                   pass);
   }
-  head_forward(stream, config_, P, params_, a.layers.back().residual3, a.lnf, a.lnf_mean, a.lnf_rstd, a.logits,
-               max_binding_bytes_);
+  const HeadHalf head_half{half ? half_parameter_view(P, params_f16_, P.lm_head) : Tensor{},
+                           a.lnf_h};
+  head_forward(stream, config_, P, params_, a.layers.back().residual3, a.lnf, a.lnf_mean,
+               a.lnf_rstd, a.logits, max_binding_bytes_, half ? &head_half : nullptr);
   if (!with_loss) return;
   if (valid_targets_ == 0) fail("forward: every target of the batch is ignored (-1); there is no loss to compute");
   ops::softmax_cross_entropy(stream, a.logits, a.targets, a.losses, a.logits, a.dloss_scale,
@@ -345,10 +405,18 @@ void GptModel::backward(vk::CommandStream& stream) {
   };
   const int64_t C = config_.n_embd, Q = a.dqkv.cols(), H = config_.mlp_hidden(), F = a.dfch.cols();
   const Tensor& dact = config_.mlp == Mlp::swiglu ? a.dfch_act : a.dfch;  // d(fch_act) (B,T,H)
+  // Mixed precision: the matmuls read the weights' f16 copy and the linear layers' inputs as the
+  // forward saved them, in f16; the gradients stay f32.
+  const bool half = precision_ == Precision::fp16;
+  auto saved = [&](const Tensor& f32, const Tensor& f16) -> const Tensor& {
+    return half ? f16 : f32;
+  };
 
   // the fused loss left d(loss)/d(logits) in the logits buffer (through the soft cap): dlnf into
   // dln, dhead +=
-  lm_head_backward(stream, a.lnf, a.dln, parameter(P.lm_head), grad(P.lm_head), a.logits, max_binding_bytes_);
+  lm_head_backward(stream, saved(a.lnf, a.lnf_h), a.dln,
+                   half ? half_parameter_view(P, params_f16_, P.lm_head) : parameter(P.lm_head),
+                   grad(P.lm_head), a.logits, max_binding_bytes_);
   ops::fill(stream, a.dresidual, 0.0f);
   {
     const auto w = optional_view(P, params_, P.lnf_w);
@@ -358,28 +426,34 @@ void GptModel::backward(vk::CommandStream& stream) {
   }
   for (int l = config_.n_layer - 1; l >= 0; --l) {
     const auto w = block_weights(P, l, params_), g = block_weights(P, l, grads_);
+    const auto m =
+        half ? half_block_weights(P, l, params_, params_f16_) : w;  // the matmuls' weights
     auto& x = a.layers[l];
     const Tensor& residual = l == 0 ? a.encoded : a.layers[l - 1].residual3;
     // dresidual = d(residual3) = d(fcproj) = d(residual2) so far
-    ops::matmul(stream, a.dresidual, w.fc_proj_w, dact, Layout::NN);                         // (B,T,H)
-    ops::matmul(stream, rows(a.dresidual, C), rows(x.fch_act, H), g.fc_proj_w, Layout::TN, nullptr, true);
+    ops::matmul(stream, a.dresidual, m.fc_proj_w, dact, Layout::NN);  // (B,T,H)
+    ops::matmul(stream, rows(a.dresidual, C), rows(saved(x.fch_act, x.fch_act_h), H), g.fc_proj_w,
+                Layout::TN, nullptr, true);
     bias_grad(rows(a.dresidual, C), g.fc_proj_b);
     mlp_activation_backward(stream, config_, x.fch, dact, a.dfch);                           // (B,T,F)
-    ops::matmul(stream, a.dfch, w.fc_w, a.dln, Layout::NN);                                  // (B,T,C)
-    ops::matmul(stream, rows(a.dfch, F), rows(x.ln2, C), g.fc_w, Layout::TN, nullptr, true);
+    ops::matmul(stream, a.dfch, m.fc_w, a.dln, Layout::NN);  // (B,T,C)
+    ops::matmul(stream, rows(a.dfch, F), rows(saved(x.ln2, x.ln2_h), C), g.fc_w, Layout::TN,
+                nullptr, true);
     bias_grad(rows(a.dfch, F), g.fc_b);
     ops::norm_backward(stream, norm, a.dln, x.residual2, ptr(w.ln2_w), x.ln2_mean, x.ln2_rstd, a.dresidual,
                        ptr(g.ln2_w), ptr(g.ln2_b));
     // dresidual = d(residual2) = d(attproj) = d(residual) so far
-    ops::matmul(stream, a.dresidual, w.attn_proj_w, a.dln, Layout::NN);                      // datty (B,T,C)
-    ops::matmul(stream, rows(a.dresidual, C), rows(x.atty, C), g.attn_proj_w, Layout::TN, nullptr, true);
+    ops::matmul(stream, a.dresidual, m.attn_proj_w, a.dln, Layout::NN);  // datty (B,T,C)
+    ops::matmul(stream, rows(a.dresidual, C), rows(saved(x.atty, x.atty_h), C), g.attn_proj_w,
+                Layout::TN, nullptr, true);
     bias_grad(rows(a.dresidual, C), g.attn_proj_b);
     ops::attention_backward(stream, a.dln, x.qkv, x.atty, x.lse, a.dqkv, NH, config_.kv_heads());  // (B,T,Q)
     if (transforms_qk(config_))  // d(qkv) -> d(qkv_raw), in place
       ops::qk_transform_backward(stream, qk_transform(config_), a.dqkv, x.qkv_raw, x.qk_rstd,
                                  a.rope_table, a.dqkv, T_);
-    ops::matmul(stream, a.dqkv, w.qkv_w, a.dln, Layout::NN);                                 // dln1 (B,T,C)
-    ops::matmul(stream, rows(a.dqkv, Q), rows(x.ln1, C), g.qkv_w, Layout::TN, nullptr, true);
+    ops::matmul(stream, a.dqkv, m.qkv_w, a.dln, Layout::NN);  // dln1 (B,T,C)
+    ops::matmul(stream, rows(a.dqkv, Q), rows(saved(x.ln1, x.ln1_h), C), g.qkv_w, Layout::TN,
+                nullptr, true);
     bias_grad(rows(a.dqkv, Q), g.qkv_b);
     ops::norm_backward(stream, norm, a.dln, residual, ptr(w.ln1_w), x.ln1_mean, x.ln1_rstd, a.dresidual,
                        ptr(g.ln1_w), ptr(g.ln1_b));
@@ -401,9 +475,13 @@ void GptModel::record_optimizer_step(vk::CommandStream& stream, const ops::AdamW
   };
   const int64_t all = layout_.total_floats, decay = layout_.decay_floats;
   ops::grad_norm_squared(stream, range(grads_, 0, all), a.partials, a.norm_sq);
+  // the decayed range (embeddings and matrices) also refreshes the weights' f16 copy (fp16)
+  std::optional<Tensor> copy;
+  if (precision_ == Precision::fp16)
+    copy = Tensor{{decay}, DType::f16, params_f16_.sub(0, decay * 2)};
   ops::adamw_update(stream, range(params_, 0, decay), range(grads_, 0, decay),
                     range(adam_m_, 0, decay), range(adam_v_, 0, decay), a.norm_sq, a.adamw_decayed,
-                    config);
+                    config, 0, ptr(copy));
   ops::adamw_update(stream, range(params_, decay, all), range(grads_, decay, all),
                     range(adam_m_, decay, all), range(adam_v_, decay, all), a.norm_sq,
                     a.adamw_plain, config);
@@ -462,15 +540,19 @@ void GptModel::begin_step(std::span<const int32_t> tokens, std::span<const int32
   const double cpu_start = thread_cpu_ms();
   step_loss_ = 0;
   step_micro_batches_ = micro_batches;
+  // fp16: the loss, so every gradient, is scaled by S; the optimizer divides it out
+  step_loss_scale_ = loss_scaler_.scale();
+  ops::AdamWConfig scaled_config = config;
+  scaled_config.loss_scale = step_loss_scale_;
   for (int k = 0; k < micro_batches; ++k) {
     const bool first = k == 0, last = k + 1 == micro_batches;
     // the batch's own mean loss, averaged over the micro-batches
     stage_batch(tokens.subspan(k * n, n), targets.subspan(k * n, n), 0);
     if (valid_targets_ == 0)
       fail("train_step: every target of micro-batch {} is ignored (-1); there is no loss", k);
-    const float scale = 1.0f / (static_cast<float>(valid_targets_) * micro_batches);
+    const float scale = step_loss_scale_ / (static_cast<float>(valid_targets_) * micro_batches);
     std::memcpy(&batch_host_[kScaleAt], &scale, 4);
-    if (last) stage_optimizer_scalars(config);
+    if (last) stage_optimizer_scalars(scaled_config);
     if (k > 0) {  // the previous micro-batch reads the batch buffer until it ends
       in_flight_->wait();
       step_loss_ += read_loss();
@@ -497,7 +579,10 @@ StepResult GptModel::end_step() {
   in_flight_->wait();
   in_flight_ = nullptr;
   step_loss_ += read_loss();
-  const StepResult result{static_cast<float>(step_loss_ / step_micro_batches_), read_grad_norm()};
+  // the device skipped the update if the (scaled) gradients were not finite; the scale follows
+  const StepResult result{static_cast<float>(step_loss_ / step_micro_batches_),
+                          read_grad_norm() / step_loss_scale_};
+  loss_scaler_.update(std::isfinite(result.grad_norm));
   last_host_ms_ += thread_cpu_ms() - cpu_start;
   return result;
 }

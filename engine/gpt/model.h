@@ -12,6 +12,7 @@
 
 #include "engine/gpt/config.h"
 #include "engine/gpt/parameters.h"
+#include "engine/gpt/precision.h"
 #include "engine/ops/adamw.h"
 #include "engine/tensor.h"
 #include "engine/vk/arena.h"
@@ -34,8 +35,12 @@ class GptModel {
  public:
   // Validates the config and B, T, checks the total against device memory, then allocates once.
   // max_binding_bytes (0: the device's storage-buffer range) bounds how much of the token embedding
-  // and the logits one kernel binds; larger ones are processed in blocks (tests force small blocks).
-  GptModel(vk::Context& context, const GptConfig& config, int B, int T, uint64_t max_binding_bytes = 0);
+  // and the logits one kernel binds; larger ones are processed in blocks (tests force small
+  // blocks). precision: fp32, or fp16 mixed precision (engine/gpt/precision.h): an f16 copy of the
+  // weights the matmuls read, refreshed by the optimizer, the linear layers' inputs saved in f16,
+  // and dynamic loss scaling in train_step; parameters, gradients and AdamW state stay f32.
+  GptModel(vk::Context& context, const GptConfig& config, int B, int T,
+           uint64_t max_binding_bytes = 0, Precision precision = Precision::fp32);
   ~GptModel();
 
   const GptConfig& config() const { return config_; }
@@ -45,7 +50,15 @@ class GptModel {
   // Bytes per group: parameters, gradients, AdamW m, AdamW v, activations (the forward's, kept for
   // the backward), backward scratch.
   std::vector<MemoryGroup> memory() const;
-  static std::vector<MemoryGroup> plan_memory(const GptConfig& config, int B, int T);
+  static std::vector<MemoryGroup> plan_memory(const GptConfig& config, int B, int T,
+                                              Precision precision = Precision::fp32);
+  Precision precision() const { return precision_; }
+  // fp16: the loss scale train_step applies now (1 in fp32; precision.h says how it moves).
+  float loss_scale() const { return loss_scaler_.scale(); }
+  const LossScaler& loss_scaler() const { return loss_scaler_; }
+  void restore_loss_scaler(float scale, int clean_steps) {
+    loss_scaler_.restore(scale, clean_steps);
+  }
 
   // Whole-buffer host copies (layout().total_floats floats).
   void set_parameters(std::span<const float> values);
@@ -129,6 +142,10 @@ class GptModel {
   vk::Arena arena_;
   vk::BufferSlice params_, grads_, adam_m_, adam_v_;
   std::unique_ptr<Activations> acts_;
+  Precision precision_;
+  vk::BufferSlice params_f16_;  // fp16: the decayed range's f16 copy, at the same element offsets
+  LossScaler loss_scaler_;
+  float step_loss_scale_ = 1;  // the scale of the step begun
   bool replay_;
   std::vector<int32_t> batch_host_;  // the batch buffer's bytes: step scalars, tokens, targets
   double last_host_ms_ = 0;

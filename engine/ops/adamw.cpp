@@ -146,15 +146,18 @@ AdamWStepScalars adamw_step_scalars(const AdamWConfig& config) {
     fail("adamw_update: step is {}, it counts from 1 (bias correction)", config.step);
   // Scalars folded in double, as PyTorch does with its Python floats.
   const double lr = config.lr, beta1 = config.beta1, beta2 = config.beta2;
+  if (!(config.loss_scale > 0) || std::isinf(config.loss_scale))
+    fail("adamw_update: loss scale {} must be finite and positive", config.loss_scale);
   return {static_cast<float>(1.0 - lr * config.weight_decay),
           static_cast<float>(lr / (1.0 - std::pow(beta1, config.step))),
-          static_cast<float>(std::sqrt(1.0 - std::pow(beta2, config.step)))};
+          static_cast<float>(std::sqrt(1.0 - std::pow(beta2, config.step))),
+          static_cast<float>(1.0 / config.loss_scale)};
 }
 
 void adamw_update(vk::CommandStream& stream, const Tensor& params, const Tensor& grads,
                   const Tensor& m, const Tensor& v, const Tensor& norm_sq,
                   const Tensor& step_scalars, const AdamWConfig& config,
-                  VkDeviceSize max_chunk_bytes) {
+                  VkDeviceSize max_chunk_bytes, const Tensor* params_f16) {
   require_f32(params, "adamw_update", "params");
   require_f32(grads, "adamw_update", "grads");
   require_f32(m, "adamw_update", "m");
@@ -177,6 +180,18 @@ void adamw_update(vk::CommandStream& stream, const Tensor& params, const Tensor&
   const auto step_binding = vk::reads(step_scalars.slice.sub(0, kAdamWStepFloats * 4));
 
   const int64_t n = params.numel();
+  if (params_f16) {
+    if (params_f16->dtype != DType::f16)
+      fail("adamw_update: params_f16 is {}, it must be f16", dtype_name(params_f16->dtype));
+    require_same_numel(params, *params_f16, "adamw_update");
+  }
+  // The f16 copy's chunks start at half the byte offset of the f32 ones: twice the alignment keeps
+  // both aligned.
+  const VkDeviceSize copy_factor = params_f16 ? 2 : 1;
+  auto add_copy = [&](std::vector<vk::Binding> bindings, int64_t begin, int64_t count) {
+    if (params_f16) bindings.push_back(vk::writes(params_f16->slice.sub(begin * 2, count * 2)));
+    return bindings;
+  };
   if (n % 4 == 0 && texel_views_fit(stream, {&params, &grads, &m, &v})) {
     // Texel views to read, vec4 storage buffers of the same memory to write, in chunks that fit a
     // storage-buffer binding (and max_chunk_bytes) and start aligned for both kinds of binding.
@@ -187,11 +202,17 @@ void adamw_update(vk::CommandStream& stream, const Tensor& params, const Tensor&
         std::lcm(std::max<VkDeviceSize>(info.min_storage_buffer_offset_alignment, 1), texel_align);
     // chunk_floats' chunks are multiples of `align`: they start aligned when the tensors do
     const bool aligned = params.slice.offset % align == 0 && grads.slice.offset % align == 0 &&
-                         m.slice.offset % align == 0 && v.slice.offset % align == 0;
-    if (aligned && (max_chunk_bytes == 0 || max_chunk_bytes >= align)) {
-      const int64_t chunk = chunk_floats(stream, max_chunk_bytes, "adamw_update", texel_align);
+                         m.slice.offset % align == 0 && v.slice.offset % align == 0 &&
+                         (!params_f16 || params_f16->slice.offset % align == 0);
+    if (aligned && (max_chunk_bytes == 0 || max_chunk_bytes >= align * copy_factor)) {
+      const int64_t chunk =
+          chunk_floats(stream, max_chunk_bytes, "adamw_update", align * copy_factor);
       const auto& pipeline = stream.context().pipelines().get(
-          {"adamw_texel_f32", 9, sizeof(AdamWPush), {kSpanGroupSize}, 0b1111});
+          {params_f16 ? "adamw_texel_f16copy_f32" : "adamw_texel_f32",
+           params_f16 ? 10u : 9u,
+           static_cast<uint32_t>(sizeof(AdamWPush)),
+           {kSpanGroupSize},
+           0b1111});
       for (int64_t begin = 0; begin < n; begin += chunk) {
         const int64_t count = std::min(chunk, n - begin);
         const VkDeviceSize offset = begin * 4, bytes = count * 4;
@@ -199,29 +220,40 @@ void adamw_update(vk::CommandStream& stream, const Tensor& params, const Tensor&
           return vk::reads_texels(t.slice.sub(offset, bytes), VK_FORMAT_R32G32B32A32_SFLOAT);
         };
         push.n = static_cast<uint32_t>(count / 4);
-        stream.dispatch(
-            pipeline,
-            {texels(params), texels(grads), texels(m), texels(v),
-             vk::reads(norm_sq.slice.sub(0, 4)), vk::writes(params.slice.sub(offset, bytes)),
-             vk::writes(m.slice.sub(offset, bytes)), vk::writes(v.slice.sub(offset, bytes)),
-             step_binding},
-            push, span_groups(stream, count / 4), "adamw");
+        stream.dispatch(pipeline,
+                        add_copy({texels(params), texels(grads), texels(m), texels(v),
+                                  vk::reads(norm_sq.slice.sub(0, 4)),
+                                  vk::writes(params.slice.sub(offset, bytes)),
+                                  vk::writes(m.slice.sub(offset, bytes)),
+                                  vk::writes(v.slice.sub(offset, bytes)), step_binding},
+                                 begin, count),
+                        push, span_groups(stream, count / 4), "adamw");
       }
       return;
     }
   }
-  const auto& pipeline = stream.context().pipelines().get(
-      {"adamw_f32", 6, sizeof(AdamWPush), {kElementwiseGroupSize}});
-  const int64_t chunk = chunk_floats(stream, max_chunk_bytes, "adamw_update");
+  const VkDeviceSize storage_align =
+      std::max<VkDeviceSize>(stream.context().info().min_storage_buffer_offset_alignment, 1);
+  if (params_f16 && params_f16->slice.offset % storage_align)
+    fail("adamw_update: params_f16 does not start at the device's binding alignment");
+  const auto& pipeline =
+      stream.context().pipelines().get({params_f16 ? "adamw_f16copy_f32" : "adamw_f32",
+                                        params_f16 ? 7u : 6u,
+                                        static_cast<uint32_t>(sizeof(AdamWPush)),
+                                        {kElementwiseGroupSize}});
+  const int64_t chunk =
+      chunk_floats(stream, max_chunk_bytes, "adamw_update", storage_align * copy_factor);
   for (int64_t begin = 0; begin < n; begin += chunk) {
     const int64_t count = std::min(chunk, n - begin);
     const VkDeviceSize offset = begin * 4, bytes = count * 4;
     push.n = static_cast<uint32_t>(count);
     stream.dispatch(
         pipeline,
-        {vk::writes(params.slice.sub(offset, bytes)), vk::reads(grads.slice.sub(offset, bytes)),
-         vk::writes(m.slice.sub(offset, bytes)), vk::writes(v.slice.sub(offset, bytes)),
-         vk::reads(norm_sq.slice.sub(0, 4)), step_binding},
+        add_copy(
+            {vk::writes(params.slice.sub(offset, bytes)), vk::reads(grads.slice.sub(offset, bytes)),
+             vk::writes(m.slice.sub(offset, bytes)), vk::writes(v.slice.sub(offset, bytes)),
+             vk::reads(norm_sq.slice.sub(0, 4)), step_binding},
+            begin, count),
         push, elementwise_groups(stream, count), "adamw");
   }
 }

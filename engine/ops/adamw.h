@@ -29,6 +29,8 @@ struct AdamWConfig {
   float weight_decay = 0;  // decoupled: p -= lr * weight_decay * p
   int step = 1;            // 1-based, for bias correction
   float max_norm = 0;      // clip the global grad norm to this; <= 0: no clipping
+  float loss_scale = 1;  // the gradients are this times the loss's (fp16 loss scaling): divided out
+                         // before clipping and the update; a power of two, so exactly
 };
 
 // The scalars of one AdamW step that change from step to step, folded in double as PyTorch does
@@ -39,7 +41,7 @@ struct AdamWStepScalars {
   float decay;      // 1 - lr * weight_decay
   float step_size;  // lr / (1 - beta1^step)
   float bc2_sqrt;   // sqrt(1 - beta2^step)
-  float unused = 0;
+  float inv_loss_scale;  // 1 / loss_scale
 };
 constexpr int64_t kAdamWStepFloats = 4;  // floats of one AdamWStepScalars in a device buffer
 static_assert(sizeof(AdamWStepScalars) == kAdamWStepFloats * 4);
@@ -48,9 +50,10 @@ AdamWStepScalars adamw_step_scalars(const AdamWConfig& config);
 
 // One AdamW step over a contiguous parameter range sharing one weight decay, PyTorch-exact
 // semantics: torch.nn.utils.clip_grad_norm_ (coef = max_norm / (sqrt(norm_sq) + 1e-6), applied when
-// coef < 1), computed on the device from norm_sq[0] (written by grad_norm_squared; never read by
-// the host), then torch.optim.AdamW. grads are not modified. Chunked like grad_norm_squared.
-// A non-finite norm_sq[0] skips the update: params, m and v are left untouched.
+// coef < 1; with a loss scale S, norm_sq and the gradients are S² and S times the loss's: both are
+// divided by S first), computed on the device from norm_sq[0] (written by grad_norm_squared; never
+// read by the host), then torch.optim.AdamW. grads are not modified. Chunked like
+// grad_norm_squared. A non-finite norm_sq[0] skips the update: params, m and v are left untouched.
 void adamw_update(
     vk::CommandStream& stream,
     const Tensor& params,        // (P) f32, updated in place
@@ -60,6 +63,7 @@ void adamw_update(
     const Tensor& norm_sq,       // (>= 1) f32: squared global grad norm
     const Tensor& step_scalars,  // (kAdamWStepFloats) f32: adamw_step_scalars(config)
     const AdamWConfig& config,   // beta1, beta2, eps, max_norm (the rest: step_scalars)
-    VkDeviceSize max_chunk_bytes = 0);
+    VkDeviceSize max_chunk_bytes = 0,
+    const Tensor* params_f16 = nullptr);  // (P) f16: also gets the new params rounded to f16
 
 }  // namespace alpha::ops

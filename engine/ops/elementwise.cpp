@@ -63,6 +63,29 @@ void copy(vk::CommandStream& stream, const Tensor& src, const Tensor& dst) {
                   push, elementwise_groups(stream, src.numel()));
 }
 
+void cast_to_f16(vk::CommandStream& stream, const Tensor& src, const Tensor& dst) {
+  require_f32(src, "cast_to_f16", "src");
+  if (dst.dtype != DType::f16)
+    fail("cast_to_f16: dst is {}, it must be f16", dtype_name(dst.dtype));
+  require_same_numel(src, dst, "cast_to_f16");
+  if (!stream.context().fp16_enabled())
+    fail(
+        "cast_to_f16: {} has no 16-bit storage (or ALPHA_DISABLE_FP16 is set): use "
+        "--precision=fp32",
+        stream.context().info().name);
+  if (texel_reads_vec4_store_fit(stream, {&src}, dst)) {
+    CopyPush push{static_cast<uint32_t>(src.numel() / 4)};
+    stream.dispatch(span_pipeline(stream, "cast_texel_f32_f16", 2, sizeof push, 0b01),
+                    {reads_rgba(src), vk::writes(dst.slice)}, push,
+                    span_groups(stream, src.numel() / 4));
+    return;
+  }
+  CopyPush push{static_cast<uint32_t>(src.numel())};
+  stream.dispatch(pipeline(stream, "cast_f32_f16", 2, sizeof push),
+                  {vk::reads(src.slice), vk::writes(dst.slice)}, push,
+                  elementwise_groups(stream, src.numel()));
+}
+
 static void binary(vk::CommandStream& stream, const char* shader, const char* texel_shader,
                    const Tensor& a, const Tensor& b, const Tensor& out) {
   require_f32(a, shader, "a");

@@ -111,13 +111,17 @@ static void check_tile(const vk::CommandStream& stream, const MatmulTile& t) {
          (t.bm + t.bn) * t.bk * 4, info.max_shared_memory);
 }
 
-MatrixView MatrixView::of(const Tensor& t) { return {t.slice, t.rows(), t.cols(), t.cols()}; }
+MatrixView MatrixView::of(const Tensor& t) {
+  return {t.slice, t.rows(), t.cols(), t.cols(), t.dtype};
+}
 
 static void check_view(const MatrixView& v, const char* role) {
   if (v.rows <= 0 || v.cols <= 0 || v.ld < v.cols)
     fail("matmul: {} is a {}x{} view with row stride {}; the stride must be at least the row length", role, v.rows,
          v.cols, v.ld);
-  if (uint64_t((v.rows - 1) * v.ld + v.cols) * 4 > v.slice.size)
+  if (v.dtype != DType::f32 && v.dtype != DType::f16)
+    fail("matmul: {} is {}; matmul takes f32 or f16 operands", role, dtype_name(v.dtype));
+  if (uint64_t((v.rows - 1) * v.ld + v.cols) * dtype_bytes(v.dtype) > v.slice.size)
     fail("matmul: the {}x{} view of {} (row stride {}) is larger than its {} byte slice", v.rows, v.cols, role, v.ld,
          v.slice.size);
   if (v.ld >= (int64_t(1) << 32) || v.rows * v.ld >= (int64_t(1) << 32))
@@ -127,16 +131,31 @@ static void check_view(const MatrixView& v, const char* role) {
 // The texel kernel reads A and B as whole rgba32f texels that never straddle a row: every stride
 // and the size along each texel's direction must be a multiple of 4, the views aligned for a texel
 // buffer and within its size, and the k-loop under lavapipe's 65535-iteration loop limit.
-// The floats a view spans, (rows-1)·ld + cols of them from its first element.
-static vk::BufferSlice view_floats(const MatrixView& v) {
-  return v.slice.sub(0, uint64_t((v.rows - 1) * v.ld + v.cols) * 4);
+// The elements a view spans, (rows-1)·ld + cols of them from its first element.
+static vk::BufferSlice view_elements(const MatrixView& v) {
+  return v.slice.sub(0, uint64_t((v.rows - 1) * v.ld + v.cols) * dtype_bytes(v.dtype));
+}
+
+// The texel format an operand is read through: 4 elements of its dtype.
+static VkFormat texel_format(const MatrixView& v) {
+  return v.dtype == DType::f16 ? VK_FORMAT_R16G16B16A16_SFLOAT : VK_FORMAT_R32G32B32A32_SFLOAT;
+}
+
+// The shader variants' dtype suffix (shaders/meson.build): f32 operands, both f16, or f32 times
+// f16.
+static const char* operand_suffix(const MatrixView& a, const MatrixView& b) {
+  if (a.dtype == DType::f32 && b.dtype == DType::f32) return "_f32";
+  if (a.dtype == DType::f16 && b.dtype == DType::f16) return "_f16f16";
+  if (a.dtype == DType::f32 && b.dtype == DType::f16) return "_f32f16";
+  fail("matmul: an f16 a times an f32 b has no kernel; make b f16 or a f32");
 }
 
 static bool texel_shapes_fit(const vk::CommandStream& stream, const MatrixView& a,
                              const MatrixView& b, Layout layout, int64_t M, int64_t N, int64_t K) {
   auto view_fits = [&](const MatrixView& v) {
-    return v.ld % 4 == 0 && v.cols % 4 == 0 &&
-           texel_view_fits(stream, view_floats(v), VK_FORMAT_R32G32B32A32_SFLOAT);
+    const bool format = v.dtype == DType::f32 || stream.context().info().texel_rgba16f;
+    return format && v.ld % 4 == 0 && v.cols % 4 == 0 &&
+           texel_view_fits(stream, view_elements(v), texel_format(v));
   };
   const int64_t k_steps = layout == Layout::TN ? (K + 7) / 8 : K / 4;
   const bool sizes = layout == Layout::NN   ? K % 4 == 0 && N % 4 == 0
@@ -148,9 +167,10 @@ static bool texel_shapes_fit(const vk::CommandStream& stream, const MatrixView& 
 bool uses_texel_matmul(const vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
                        Layout layout, int64_t M, int64_t N, int64_t K) {
   const bool tile_from_env = std::getenv("ALPHA_MATMUL_TILE") && *std::getenv("ALPHA_MATMUL_TILE");
-  // At most kSkinnyRows rows: only NT (decoding) has a texel kernel, matvec_texel.comp.
+  // At most kSkinnyRows rows: only NT (decoding) has a texel kernel, matvec_texel.comp (f32).
+  const bool f32 = a.dtype == DType::f32 && b.dtype == DType::f32;
   return stream.context().texel_kernels() && !tile_from_env &&
-         (M > kSkinnyRows || layout == Layout::NT) &&
+         (M > kSkinnyRows || (layout == Layout::NT && f32)) &&
          texel_shapes_fit(stream, a, b, layout, M, N, K);
 }
 
@@ -162,15 +182,16 @@ constexpr uint32_t kMatvecChunks = 2;
 static void matmul_texel(vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
                          const MatrixView& c, Layout layout, const Tensor* bias, bool accumulate,
                          int64_t M, int64_t N, int64_t K) {
-  const char* names[3][2] = {{"matmul_texel_nn_f32", "matmul_texel_nn_bias_f32"},
-                             {"matmul_texel_nt_f32", "matmul_texel_nt_bias_f32"},
-                             {"matmul_texel_tn_f32", "matmul_texel_tn_bias_f32"}};
+  const char* names[3][2] = {{"matmul_texel_nn", "matmul_texel_nn_bias"},
+                             {"matmul_texel_nt", "matmul_texel_nt_bias"},
+                             {"matmul_texel_tn", "matmul_texel_tn_bias"}};
   const TexelTile t = layout == Layout::TN ? kTexelColsTile : kTexelRowsTile;
-  vk::PipelineDesc desc{names[static_cast<int>(layout)][bias ? 1 : 0],
-                        bias ? 4u : 3u,
-                        sizeof(MatmulPush),
-                        {t.r, t.cb},
-                        0b11};
+  vk::PipelineDesc desc{
+      std::string(names[static_cast<int>(layout)][bias ? 1 : 0]) + operand_suffix(a, b),
+      bias ? 4u : 3u,
+      sizeof(MatmulPush),
+      {t.r, t.cb},
+      0b11};
   vk::Groups groups{static_cast<uint32_t>((N + t.bn(layout) - 1) / t.bn(layout)),
                     static_cast<uint32_t>((M + t.bm(layout) - 1) / t.bm(layout))};
   if (M <= kSkinnyRows) {  // decoding: layout is NT (uses_texel_matmul)
@@ -184,7 +205,7 @@ static void matmul_texel(vk::CommandStream& stream, const MatrixView& a, const M
                   static_cast<uint32_t>(a.ld), static_cast<uint32_t>(b.ld),
                   static_cast<uint32_t>(c.ld)};
   auto texels = [](const MatrixView& v) {
-    return vk::reads_texels(view_floats(v), VK_FORMAT_R32G32B32A32_SFLOAT);
+    return vk::reads_texels(view_elements(v), texel_format(v));
   };
   auto out = vk::writes(c.slice);
   if (bias)
@@ -193,10 +214,8 @@ static void matmul_texel(vk::CommandStream& stream, const MatrixView& a, const M
     stream.dispatch(pipeline, {texels(a), texels(b), out}, push, groups);
 }
 
-void matmul(vk::CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& c, Layout layout,
-            const Tensor* bias, bool accumulate, std::optional<MatmulTile> tile) {
-  require_f32(a, "matmul", "a");
-  require_f32(b, "matmul", "b");
+void matmul(vk::CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& c,
+            Layout layout, const Tensor* bias, bool accumulate, std::optional<MatmulTile> tile) {
   require_f32(c, "matmul", "c");
   matmul(stream, MatrixView::of(a), MatrixView::of(b), MatrixView::of(c), layout, bias, accumulate, tile);
 }
@@ -206,6 +225,7 @@ void matmul(vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
   check_view(a, "a");
   check_view(b, "b");
   check_view(c, "c");
+  if (c.dtype != DType::f32) fail("matmul: c is {}, it must be f32", dtype_name(c.dtype));
   const int64_t M = layout == Layout::TN ? a.cols : a.rows;
   const int64_t K = layout == Layout::TN ? a.rows : a.cols;
   const int64_t N = layout == Layout::NT ? b.rows : b.cols;
@@ -217,21 +237,29 @@ void matmul(vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
     require_f32(*bias, "matmul", "bias");
     if (bias->numel() != N) fail("matmul: bias has {} elements, expected N = {}", bias->numel(), N);
   }
+  const char* suffix = operand_suffix(a, b);
+  const bool f32 = a.dtype == DType::f32 && b.dtype == DType::f32;
+  if (!f32 && !stream.context().fp16_enabled())
+    fail("matmul: f16 operands need 16-bit storage, which {} lacks (or ALPHA_DISABLE_FP16 is set)",
+         stream.context().info().name);
   if (!tile && uses_texel_matmul(stream, a, b, layout, M, N, K))
     return matmul_texel(stream, a, b, c, layout, bias, accumulate, M, N, K);
   MatmulTile t = tile ? *tile : default_matmul_tile(stream);
   const bool tile_from_env = std::getenv("ALPHA_MATMUL_TILE") && *std::getenv("ALPHA_MATMUL_TILE");
   if (!tile && !tile_from_env && M <= kSkinnyRows && uses_cpu_matmul(stream, t)) t = kCpuSkinnyTile;
+  // matmul_cpu.comp is f32 only: f16 operands take the portable kernel with its own tile.
+  if (!f32 && uses_cpu_matmul(stream, t)) t = kCpuPortableTile;
   check_tile(stream, t);
 
   const bool cpu_kernel = uses_cpu_matmul(stream, t);
-  const char* names[2][3][2] = {{{"matmul_nn_f32", "matmul_nn_bias_f32"},
-                                 {"matmul_nt_f32", "matmul_nt_bias_f32"},
-                                 {"matmul_tn_f32", "matmul_tn_bias_f32"}},
-                                {{"matmul_cpu_nn_f32", "matmul_cpu_nn_bias_f32"},
-                                 {"matmul_cpu_nt_f32", "matmul_cpu_nt_bias_f32"},
-                                 {"matmul_cpu_tn_f32", "matmul_cpu_tn_bias_f32"}}};
-  const char* shader = names[cpu_kernel ? 1 : 0][static_cast<int>(layout)][bias ? 1 : 0];
+  const char* names[2][3][2] = {{{"matmul_nn", "matmul_nn_bias"},
+                                 {"matmul_nt", "matmul_nt_bias"},
+                                 {"matmul_tn", "matmul_tn_bias"}},
+                                {{"matmul_cpu_nn", "matmul_cpu_nn_bias"},
+                                 {"matmul_cpu_nt", "matmul_cpu_nt_bias"},
+                                 {"matmul_cpu_tn", "matmul_cpu_tn_bias"}}};
+  const std::string shader =
+      std::string(names[cpu_kernel ? 1 : 0][static_cast<int>(layout)][bias ? 1 : 0]) + suffix;
   const uint32_t bindings = bias ? 4 : 3;
   std::vector<uint32_t> constants{t.threads(), t.bm, t.bn, t.bk, t.tm, t.tn};
   if (cpu_kernel) {  // VEC4: every vec4 load in matmul_cpu.comp is aligned and inside its line

@@ -1,5 +1,8 @@
-// Matmul launchers (shaders/matmul.comp, matmul_naive.comp). Row-major f32, tensors of rank >= 2
-// are taken as (rows, cols) with rows = product of the leading dimensions.
+// Matmul launchers (shaders/matmul.comp, matmul_naive.comp). Row-major, tensors of rank >= 2
+// are taken as (rows, cols) with rows = product of the leading dimensions. c and bias are f32; a
+// and b are f32, or for mixed precision both f16 (forward: activations times the weights' f16 copy)
+// or a f32 and b f16 (backward: f32 gradients times f16 weights or saved activations). Products and
+// sums are f32 either way.
 //   Layout::NN  c (M,N) = a (M,K) · b (K,N)
 //   Layout::NT  c (M,N) = a (M,K) · bᵀ, b stored (N,K)   — a linear layer's forward, y = x·Wᵀ
 //   Layout::TN  c (M,N) = aᵀ · b, a stored (K,M)         — a weight gradient, dW = dYᵀ·X
@@ -44,12 +47,14 @@ struct MatrixView;
 bool uses_texel_matmul(const vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
                        Layout layout, int64_t M, int64_t N, int64_t K);
 
-// A row-major matrix inside a buffer: `rows` rows of `cols` floats, each row `ld` floats after the
-// previous one (ld >= cols), so a column block of a wider matrix is a view too. The slice starts at
-// element (0, 0) and must hold (rows-1)·ld + cols floats.
+// A row-major matrix inside a buffer: `rows` rows of `cols` elements, each row `ld` elements after
+// the previous one (ld >= cols), so a column block of a wider matrix is a view too. The slice
+// starts at element (0, 0) and must hold (rows-1)·ld + cols elements of dtype (f32, or f16 for a
+// and b).
 struct MatrixView {
   vk::BufferSlice slice;
   int64_t rows = 0, cols = 0, ld = 0;
+  DType dtype = DType::f32;
   static MatrixView of(const Tensor& t);  // the whole tensor as (rows, cols), ld = cols
 };
 

@@ -32,14 +32,36 @@ fs::path find_run(const std::string& spec, const fs::path& runs_dir) {
 }
 
 nlohmann::json options_to_json(const TrainOptions& o) {
-  return {{"data", o.data}, {"model", o.model}, {"arch", o.arch}, {"steps", o.steps}, {"batch", o.batch}, {"seq", o.seq},
-          {"lr", o.lr}, {"min_lr", o.min_lr}, {"warmup", o.warmup}, {"schedule", o.schedule},
-          {"weight_decay", o.weight_decay}, {"clip", o.clip}, {"eval_every", o.eval_every},
-          {"eval_batches", o.eval_batches}, {"seed", o.seed}, {"vocab", o.vocab}, {"run", o.run},
-          {"runs_dir", o.runs_dir.string()}, {"tokenizer", o.tokenizer_artifacts.string()},
-          {"cache_dir", o.cache_dir.string()}, {"ckpt_every", o.ckpt_every}, {"keep", o.keep},
-          {"max_bad_steps", o.max_bad_steps}, {"sample_every", o.sample_every}, {"sample_tokens", o.sample_tokens},
-          {"grad_accum", o.grad_accum}, {"tokens", o.tokens}, {"eval_tokens", o.eval_tokens}, {"mlp", o.mlp}};
+  return {{"data", o.data},
+          {"model", o.model},
+          {"arch", o.arch},
+          {"steps", o.steps},
+          {"batch", o.batch},
+          {"seq", o.seq},
+          {"lr", o.lr},
+          {"min_lr", o.min_lr},
+          {"warmup", o.warmup},
+          {"schedule", o.schedule},
+          {"weight_decay", o.weight_decay},
+          {"clip", o.clip},
+          {"eval_every", o.eval_every},
+          {"eval_batches", o.eval_batches},
+          {"seed", o.seed},
+          {"vocab", o.vocab},
+          {"run", o.run},
+          {"runs_dir", o.runs_dir.string()},
+          {"tokenizer", o.tokenizer_artifacts.string()},
+          {"cache_dir", o.cache_dir.string()},
+          {"ckpt_every", o.ckpt_every},
+          {"keep", o.keep},
+          {"max_bad_steps", o.max_bad_steps},
+          {"sample_every", o.sample_every},
+          {"sample_tokens", o.sample_tokens},
+          {"grad_accum", o.grad_accum},
+          {"tokens", o.tokens},
+          {"eval_tokens", o.eval_tokens},
+          {"mlp", o.mlp},
+          {"precision", o.precision}};
 }
 
 TrainOptions options_from_json(const nlohmann::json& j, const fs::path& where) {
@@ -48,6 +70,7 @@ TrainOptions options_from_json(const nlohmann::json& j, const fs::path& where) {
     o.data = j.at("data").get<std::vector<std::string>>();
     o.arch = j.value("arch", "gpt2");  // runs of earlier versions are GPT-2
     o.mlp = j.value("mlp", "");        // and have the arch's MLP
+    o.precision = j.value("precision", "fp32");  // and trained in fp32
     o.model = j.at("model"), o.steps = j.at("steps"), o.batch = j.at("batch"), o.seq = j.at("seq");
     o.lr = j.at("lr"), o.min_lr = j.at("min_lr"), o.warmup = j.at("warmup"), o.schedule = j.at("schedule");
     o.weight_decay = j.at("weight_decay"), o.clip = j.at("clip"), o.eval_every = j.at("eval_every");

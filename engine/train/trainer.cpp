@@ -46,6 +46,8 @@ void TrainOptions::validate() const {
   if (keep < 1) fail("--keep must be at least 1, not {}", keep);
   if (max_bad_steps < 1) fail("--max-bad-steps must be at least 1, not {}", max_bad_steps);
   if (sample_every < 0 || sample_tokens < 1) fail("--sample-every must be >= 0 and --sample-tokens positive");
+  if (precision != "fp32" && precision != "fp16" && precision != "bf16" && precision != "auto")
+    fail("--precision={} is not one of {}", precision, gpt::precision_choices());
 }
 
 void TrainOptions::resolve_counts() {
@@ -133,7 +135,8 @@ std::filesystem::path run_training(vk::Context& context, const TrainOptions& opt
     loader.emplace(data::load_split(*prepared, data::Split::train), options.batch, options.seq, options.seed);
     config.vocab_size = static_cast<int>(tokenizer->vocab_size());
     config.seq_len = options.seq;
-    model_storage.emplace(context, config, options.batch, options.seq);
+    model_storage.emplace(context, config, options.batch, options.seq, 0,
+                          gpt::resolve_precision(options.precision, context));
   } catch (...) {
     if (created) std::filesystem::remove_all(run_dir);
     throw;
@@ -151,19 +154,30 @@ std::filesystem::path run_training(vk::Context& context, const TrainOptions& opt
     model.set_parameters(checkpoint->params);
     model.set_optimizer_state(checkpoint->adam_m, checkpoint->adam_v);
     loader->restore(data::loader_state_from_json(checkpoint->meta.at("loader")));
+    if (checkpoint->meta.contains("loss_scale"))  // fp16: scale on from where the run was
+      model.restore_loss_scaler(checkpoint->meta.at("loss_scale").get<float>(),
+                                checkpoint->meta.value("loss_scale_clean_steps", 0));
     first_step = checkpoint->step;
     truncate_metrics(run_dir / "metrics.jsonl", first_step);
   } else {
     model.set_parameters(gpt::init_parameters(config, model.layout(), options.seed));
     const auto& info = context.info();
     nlohmann::json config_json = options_to_json(options);
-    config_json.update({{"n_layer", config.n_layer}, {"n_head", config.n_head}, {"n_embd", config.n_embd},
-                        {"seq_len", config.seq_len}, {"vocab_size", config.vocab_size},
+    config_json.update({{"n_layer", config.n_layer},
+                        {"n_head", config.n_head},
+                        {"n_embd", config.n_embd},
+                        {"seq_len", config.seq_len},
+                        {"vocab_size", config.vocab_size},
                         {"architecture", config.arch_json()},
-                        {"parameters", model.layout().count()}, {"data_key", prepared->key},
-                        {"tokenizer", tokenizer_path.string()}, {"tokenizer_hash", tokenizer_hash},
-                        {"train_tokens", prepared->train_tokens}, {"val_tokens", prepared->val_tokens},
-                        {"git_commit", options.git_commit}, {"device", info.name},
+                        {"parameters", model.layout().count()},
+                        {"data_key", prepared->key},
+                        {"tokenizer", tokenizer_path.string()},
+                        {"tokenizer_hash", tokenizer_hash},
+                        {"train_tokens", prepared->train_tokens},
+                        {"val_tokens", prepared->val_tokens},
+                        {"git_commit", options.git_commit},
+                        {"device", info.name},
+                        {"precision_used", gpt::precision_name(model.precision())},
                         {"driver", fmt::format("{} {}", info.driver_name, info.driver_info)}});
     tok::write_file_atomic(run_dir / "config.json", config_json.dump(2) + "\n");
   }
@@ -177,6 +191,9 @@ std::filesystem::path run_training(vk::Context& context, const TrainOptions& opt
                            {"config", config.describe()},
                            {"architecture", config.arch_json()}};
     if (std::isfinite(best_val_loss)) meta["best_val_loss"] = best_val_loss;
+    if (model.precision() == gpt::Precision::fp16)
+      meta.update({{"loss_scale", model.loss_scale()},
+                   {"loss_scale_clean_steps", model.loss_scaler().clean_steps()}});
     return Checkpoint{step, meta, model.parameters(), model.adam_m(), model.adam_v()};
   };
   auto save = [&](int step) {
@@ -277,6 +294,8 @@ std::filesystem::path run_training(vk::Context& context, const TrainOptions& opt
                            {"grad_norm", report.grad_norm}, {"ms", report.ms}, {"tokens_per_s", report.tokens_per_s},
                            {"memory_mb", memory_bytes / 1048576.0}};
     if (report.mfu > 0) line["mfu"] = report.mfu;
+    if (model.precision() == gpt::Precision::fp16)
+      line["loss_scale"] = model.loss_scale();  // for the next step
     if (eval) line["val_loss"] = report.val_loss;
     if (report.skipped) line["skipped"] = true;  // NaN/inf are not JSON: the loss shows as null
     metrics << line.dump() << "\n" << std::flush;

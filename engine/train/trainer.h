@@ -18,6 +18,7 @@ struct TrainOptions {
   std::string model = "d2";               // preset: d1 .. d48
   std::string arch = "gpt2";              // gpt2 | modern (see GptConfig::with_arch)
   std::string mlp;                        // gelu | relu2 | swiglu over the arch's; "": its own
+  std::string precision = "auto";         // fp32 | fp16 | bf16 | auto (engine/gpt/precision.h)
   int steps = 300;                        // optimizer steps
   int64_t tokens = 0;                     // > 0: train on this many tokens instead (sets steps)
   int batch = 8;                          // B

@@ -150,7 +150,7 @@ void CommandStream::check_binding(const PipelineDesc& desc, uint32_t index,
     fail("{}: texel binding {} {}", desc.shader, index, problem);
 }
 
-void CommandStream::barrier_if_hazard(std::initializer_list<Binding> bindings) {
+void CommandStream::barrier_if_hazard(std::span<const Binding> bindings) {
   auto overlaps_any = [](const std::vector<Range>& ranges, const Range& r) {
     for (const auto& other : ranges)
       if (other.buffer == r.buffer && other.begin < r.end && r.begin < other.end) return true;
@@ -176,8 +176,9 @@ void CommandStream::barrier_if_hazard(std::initializer_list<Binding> bindings) {
     (b.write ? pending_writes_ : pending_reads_).push_back({b.slice.buffer, b.slice.offset, b.slice.offset + b.slice.size});
 }
 
-void CommandStream::dispatch(const Pipeline& pipeline, std::initializer_list<Binding> bindings, const void* push,
-                             uint32_t push_bytes, Groups groups, std::string label) {
+void CommandStream::dispatch(const Pipeline& pipeline, std::span<const Binding> bindings,
+                             const void* push, uint32_t push_bytes, Groups groups,
+                             std::string label) {
   const auto& desc = pipeline.desc;
   const auto& info = context_.info();
   if (state_ == State::Recorded) fail("{}: this command stream was already submitted; reset() it to record anew", desc.shader);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -62,12 +63,24 @@ class CommandStream {
 
   // Records one dispatch. Checks the binding count, push size, group counts and binding ranges
   // against the pipeline and the device limits before recording anything.
-  void dispatch(const Pipeline& pipeline, std::initializer_list<Binding> bindings, const void* push,
+  void dispatch(const Pipeline& pipeline, std::span<const Binding> bindings, const void* push,
                 uint32_t push_bytes, Groups groups, std::string label = {});
+  void dispatch(const Pipeline& pipeline, std::initializer_list<Binding> bindings, const void* push,
+                uint32_t push_bytes, Groups groups, std::string label = {}) {
+    dispatch(pipeline, std::span<const Binding>(bindings.begin(), bindings.size()), push,
+             push_bytes, groups, std::move(label));
+  }
   template <typename Push>
   void dispatch(const Pipeline& pipeline, std::initializer_list<Binding> bindings, const Push& push,
                 Groups groups, std::string label = {}) {
     dispatch(pipeline, bindings, &push, sizeof(Push), groups, std::move(label));
+  }
+  // A binding list built at run time (a kernel variant with an optional binding).
+  template <typename Push>
+  void dispatch(const Pipeline& pipeline, const std::vector<Binding>& bindings, const Push& push,
+                Groups groups, std::string label = {}) {
+    dispatch(pipeline, std::span<const Binding>(bindings), &push, sizeof(Push), groups,
+             std::move(label));
   }
 
   // Ends recording (first call) and runs the stream, waiting for it. Later calls replay it.
@@ -99,7 +112,7 @@ class CommandStream {
   VkDescriptorSet allocate_set(VkDescriptorSetLayout layout);
   VkBufferView texel_view(const Binding& binding);
   void check_binding(const PipelineDesc& desc, uint32_t index, const Binding& binding) const;
-  void barrier_if_hazard(std::initializer_list<Binding> bindings);
+  void barrier_if_hazard(std::span<const Binding> bindings);
   void read_timings();
 
   Context& context_;

@@ -144,6 +144,7 @@ static DeviceInfo query_device(VkInstance instance, VkPhysicalDevice physical, u
   };
   info.texel_rgba32f = storage_texel(VK_FORMAT_R32G32B32A32_SFLOAT);
   info.texel_r32f = storage_texel(VK_FORMAT_R32_SFLOAT);
+  info.texel_rgba16f = storage_texel(VK_FORMAT_R16G16B16A16_SFLOAT);
 
   VkPhysicalDeviceVulkan11Features f11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
   VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};

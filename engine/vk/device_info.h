@@ -44,6 +44,7 @@ struct DeviceInfo {
   // Storage texel buffers (imageBuffer): formats usable as one, and their limits.
   bool texel_rgba32f = false;  // R32G32B32A32_SFLOAT with STORAGE_TEXEL_BUFFER
   bool texel_r32f = false;     // R32_SFLOAT with STORAGE_TEXEL_BUFFER
+  bool texel_rgba16f = false;  // R16G16B16A16_SFLOAT with STORAGE_TEXEL_BUFFER (fp16 operands)
   uint32_t max_texel_buffer_elements = 0;
   uint64_t min_texel_buffer_offset_alignment = 0;
   bool timestamps = false;

@@ -2,6 +2,7 @@
 // config/batch errors that must come before any allocation.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "engine/gpt/flops.h"
@@ -224,6 +225,82 @@ TEST_CASE_FIXTURE(GpuFixture, "a batch whose targets are all ignored is refused"
   adamw.lr = 1e-3f;
   CHECK_THROWS_WITH_AS(model.train_step(tokens, targets, adamw), doctest::Contains("ignored"),
                        Error);
+}
+
+}  // namespace alpha::test
+
+namespace alpha::test {
+
+// fp16 loss scaling multiplies the loss's gradient by a power of two and AdamW divides it out:
+// every step in between is then exact, so train_step (scale 2^16) lands bit for bit where the same
+// steps with no scaling do. Then an overflowing scale: the step is skipped (weights unchanged),
+// reported with a non-finite gradient norm, and the scale halves.
+TEST_CASE_FIXTURE(
+    GpuFixture, "fp16 loss scaling is exact, and an overflow skips the step and halves the scale") {
+  if (!gpu().fp16_enabled()) {
+    MESSAGE("this device has no 16-bit storage; skipped");
+    return;
+  }
+  const GptConfig config = tiny();
+  const int B = 2, T = 16, steps = 3;
+  const auto init = gpt::init_parameters(config, gpt::ParameterLayout(config), 21);
+  gpt::Rng rng(22);
+  std::vector<int32_t> tokens(B * T), targets(B * T);
+  for (auto& t : tokens) t = static_cast<int32_t>(rng.next_u64() % config.vocab_size);
+  for (auto& t : targets) t = static_cast<int32_t>(rng.next_u64() % config.vocab_size);
+  ops::AdamWConfig adamw;
+  adamw.lr = 1e-2f, adamw.weight_decay = 0.1f, adamw.max_norm = 0.5f;
+
+  gpt::GptModel scaled(gpu(), config, B, T, 0, gpt::Precision::fp16),
+      plain(gpu(), config, B, T, 0, gpt::Precision::fp16);
+  CHECK(scaled.loss_scale() == 65536.0f);
+  scaled.set_parameters(init), plain.set_parameters(init);
+  for (int step = 1; step <= steps; ++step) {
+    adamw.step = step;
+    const auto result = scaled.train_step(tokens, targets, adamw);
+    plain.set_batch(tokens, targets);  // scale 1 / (valid targets), no loss scaling
+    vk::CommandStream stream(gpu());
+    plain.zero_grad(stream);
+    plain.forward(stream, true);
+    plain.backward(stream);
+    plain.optimizer_step(stream, adamw);
+    stream.submit();
+    CHECK(result.loss == plain.read_loss());
+    CHECK(result.grad_norm == plain.read_grad_norm());
+  }
+  const auto after = scaled.parameters();
+  CHECK(after == plain.parameters());
+  CHECK(after != init);
+
+  scaled.restore_loss_scaler(std::ldexp(1.0f, 120), 5);  // the gradients' squares overflow f32
+  adamw.step = steps + 1;
+  const auto overflow = scaled.train_step(tokens, targets, adamw);
+  CHECK(std::isfinite(overflow.loss));
+  CHECK_FALSE(std::isfinite(overflow.grad_norm));
+  CHECK(scaled.parameters() == after);  // the step was skipped
+  CHECK(scaled.loss_scale() == std::ldexp(1.0f, 119));
+  CHECK(scaled.loss_scaler().clean_steps() == 0);
+}
+
+TEST_CASE(
+    "the loss scaler halves on overflow and doubles after 2000 clean steps, within [1, 2^24]") {
+  gpt::LossScaler scaler(true);
+  scaler.update(false);
+  CHECK(scaler.scale() == 32768.0f);
+  for (int i = 0; i < gpt::LossScaler::kGrowthInterval - 1; ++i) scaler.update(true);
+  CHECK(scaler.scale() == 32768.0f);
+  scaler.update(true);
+  CHECK(scaler.scale() == 65536.0f);
+  scaler.restore(1.0f, 0);
+  scaler.update(false);
+  CHECK(scaler.scale() == 1.0f);
+  scaler.restore(16777216.0f, gpt::LossScaler::kGrowthInterval - 1);
+  scaler.update(true);
+  CHECK(scaler.scale() == 16777216.0f);
+  gpt::LossScaler off(false);
+  off.update(false);
+  CHECK(off.scale() == 1.0f);
+  CHECK_THROWS_AS(scaler.restore(0.0f, 0), Error);
 }
 
 }  // namespace alpha::test

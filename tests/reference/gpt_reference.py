@@ -9,7 +9,10 @@ Input tensors: "config" i32 [n_layer, n_head, n_embd, seq_len, vocab_size, steps
 "arch" i32 [rope, rmsnorm, norm_params, mlp (0 gelu, 1 relu2, 2 swiglu), qk_norm, tie_embeddings,
 n_kv_head] and "arch_f32" f32 [logit_softcap, rope_theta] (absent: GPT-2),
 "adamw" f32 [lr, beta1, beta2, eps, weight_decay, max_norm], "tokens" and "targets" i32 (B, T)
-(-1 = ignored), and one tensor per parameter under its GPT-2 name (linear weights (out, in)).
+(-1 = ignored), optionally "precision" i32 [1] (alpha's fp16 mixed precision: every linear layer,
+the LM head included, multiplies its input and its weight rounded to f16, in f32; gradients pass the
+rounding unchanged and stay f32, as alpha's do), and one tensor per parameter under its GPT-2 name
+(linear weights (out, in)).
 Output: "logits" (B,T,V), "loss" (1), "grad.<name>", "step_losses" (steps), "step_norms" (steps),
 "after.<name>" (parameters after all steps).
 Run with Debian's /usr/bin/python3 (python3-torch), float32 on the CPU.
@@ -27,6 +30,20 @@ import tensor_file  # noqa: E402
 
 EPS = 1e-5  # every norm's, as alpha's
 GELU, RELU2, SWIGLU = 0, 1, 2  # the MLPs, in the order of alpha's gpt::Mlp
+HALF = False  # alpha's --precision=fp16 (set by main from the input; the bench's peer leaves it off)
+
+
+def rounded(t):
+    """t rounded to f16 and back in the forward; the gradient passes unchanged (alpha keeps f32
+    gradients and rounds only what the matmuls read)."""
+    return t + (t.half().float() - t).detach()
+
+
+def linear(layer, x):
+    """An nn.Linear as alpha runs it: in fp16 mode, input and weight rounded to f16, f32 arithmetic."""
+    if not HALF:
+        return layer(x)
+    return F.linear(rounded(x), rounded(layer.weight), layer.bias)
 
 
 def mlp_hidden(C, mlp):
@@ -103,7 +120,7 @@ class Block(nn.Module):
         grouped-query attention each key/value head is repeated for the query heads that share it."""
         B, T, C = x.shape
         HS = C // self.NH
-        q, k, v = self.attn.c_attn(self.ln_1(x)).split([C, self.NKV * HS, self.NKV * HS], dim=2)
+        q, k, v = linear(self.attn.c_attn, self.ln_1(x)).split([C, self.NKV * HS, self.NKV * HS], dim=2)
         # (B, T, heads·HS) -> (B, heads, T, HS): heads moved apart before attention
         q = q.view(B, T, self.NH, HS).transpose(1, 2)
         k, v = (t.view(B, T, self.NKV, HS).transpose(1, 2) for t in (k, v))
@@ -116,7 +133,7 @@ class Block(nn.Module):
         return q, k, v
 
     def mlp_forward(self, x):
-        h = self.mlp.c_fc(self.ln_2(x))
+        h = linear(self.mlp.c_fc, self.ln_2(x))
         if self.arch.mlp == SWIGLU:
             gate, up = h.chunk(2, dim=-1)
             h = F.silu(gate) * up
@@ -124,7 +141,7 @@ class Block(nn.Module):
             h = F.relu(h).square()
         else:
             h = F.gelu(h, approximate="tanh")
-        return self.mlp.c_proj(h)
+        return linear(self.mlp.c_proj, h)
 
     def forward(self, x, rope=None):
         B, T, C = x.shape
@@ -136,7 +153,7 @@ class Block(nn.Module):
             mask = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
             y = F.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1) @ v
         y = y.transpose(1, 2).contiguous().view(B, T, C)
-        x = x + self.attn.c_proj(y)
+        x = x + linear(self.attn.c_proj, y)
         return x + self.mlp_forward(x)
 
 
@@ -167,7 +184,8 @@ class GPT(nn.Module):
     def head(self, x):
         """Final norm, LM head (tied: wte) and soft cap."""
         head = self.wte.weight if self.arch.tie else self.lm_head.weight
-        logits = self.ln_f(x) @ head.T
+        x = self.ln_f(x)
+        logits = rounded(x) @ rounded(head).T if HALF else x @ head.T
         if self.arch.softcap > 0:
             logits = self.arch.softcap * torch.tanh(logits / self.arch.softcap)
         return logits
@@ -180,9 +198,11 @@ class GPT(nn.Module):
 
 
 def main():
+    global HALF
     torch.manual_seed(0)
     torch.use_deterministic_algorithms(True)
     inputs = tensor_file.read(sys.argv[1])
+    HALF = "precision" in inputs and int(inputs["precision"][0]) == 1
     n_layer, n_head, n_embd, seq_len, vocab_size, steps = (int(x) for x in inputs["config"])
     lr, beta1, beta2, eps, weight_decay, max_norm = (float(x) for x in inputs["adamw"])
     arch = Arch(inputs["arch"], inputs["arch_f32"]) if "arch" in inputs else Arch()

@@ -80,6 +80,8 @@ struct AdamCase {
   float weight_decay;
   float max_norm;  // the grads' norm is ~9: 1 clips, 1000 does not, 0 turns clipping off
   VkDeviceSize chunk_bytes;
+  float loss_scale =
+      1;  // the device gets the gradients times this (fp16 loss scaling), the reference not
 };
 static const AdamCase kAdamCases[] = {
     {"no clip, wd 0", 0.0f, 0.0f, 0},
@@ -88,6 +90,8 @@ static const AdamCase kAdamCases[] = {
     {"clip active, wd 0", 0.0f, 1.0f, 0},
     {"clip active, wd 0.1", 0.1f, 1.0f, 0},
     {"clip active, wd 0.1, chunked", 0.1f, 1.0f, 1024},
+    {"clip active, wd 0.1, loss scale 2^12", 0.1f, 1.0f, 0, 4096.0f},
+    {"no clip, loss scale 2^-3", 0.0f, 0.0f, 0, 0.125f},
 };
 
 // Double-precision AdamW state, the reference the device's f32 state is checked against.
@@ -116,7 +120,7 @@ struct AdamReference {
 // The per-step scalars of `config` in a new device tensor, as a model's batch buffer holds them.
 static Tensor step_scalars(vk::Arena& arena, const ops::AdamWConfig& config) {
   const auto s = ops::adamw_step_scalars(config);
-  return Tensor::of(arena, std::vector<float>{s.decay, s.step_size, s.bc2_sqrt, s.unused});
+  return Tensor::of(arena, std::vector<float>{s.decay, s.step_size, s.bc2_sqrt, s.inv_loss_scale});
 }
 
 TEST_CASE_FIXTURE(GpuFixture,
@@ -143,9 +147,14 @@ TEST_CASE_FIXTURE(GpuFixture,
         CAPTURE(step);
         auto g_host = random_nonzero(P, 42 + step);
         for (auto& g : g_host) g *= 0.5f;
-        upload(arena, grads, g_host);
-        const ops::AdamWConfig config{
-            .lr = 1e-2f, .weight_decay = c.weight_decay, .step = step, .max_norm = c.max_norm};
+        auto g_scaled = g_host;
+        for (auto& g : g_scaled) g *= c.loss_scale;  // a power of two: exact
+        upload(arena, grads, g_scaled);
+        const ops::AdamWConfig config{.lr = 1e-2f,
+                                      .weight_decay = c.weight_decay,
+                                      .step = step,
+                                      .max_norm = c.max_norm,
+                                      .loss_scale = c.loss_scale};
         vk::CommandStream stream(context);
         ops::grad_norm_squared(stream, grads, partials, norm_sq, c.chunk_bytes);
         ops::adamw_update(stream, params, grads, m, v, norm_sq, step_scalars(arena, config), config,
@@ -174,7 +183,7 @@ TEST_CASE_FIXTURE(GpuFixture,
         CHECK(wp.excess <= 1.0);
         CHECK(wm.excess <= 1.0);
         CHECK(wv.excess <= 1.0);
-        CHECK(download(arena, grads) == g_host);  // grads are only read
+        CHECK(download(arena, grads) == g_scaled);  // grads are only read
       }
     }
 }
@@ -203,6 +212,47 @@ TEST_CASE_FIXTURE(GpuFixture, "adamw_update is reproducible bit for bit") {
                                            download(arena, v)};
   };
   CHECK(run() == run());
+}
+
+// Mixed precision: the optimizer also writes the new parameters rounded to f16 (the copy the f16
+// matmuls read); the f32 results are bit for bit those of the step without the copy.
+TEST_CASE_FIXTURE(GpuFixture, "adamw_update's f16 copy is the updated parameters rounded to f16") {
+  auto& context = gpu();
+  if (!context.fp16_enabled()) {
+    MESSAGE("this device has no 16-bit storage; skipped");
+    return;
+  }
+  for (const int64_t P : {1001, 1000, 4096})  // plain, texel, texel in chunks of 1024 floats
+    for (const bool copy : {false, true}) {
+      CAPTURE(P);
+      const VkDeviceSize chunk_bytes = P == 4096 ? 4096 : 0;
+      vk::Arena arena(context);
+      Tensor params = Tensor::empty(arena, {P}), grads = Tensor::empty(arena, {P});
+      Tensor m = Tensor::empty(arena, {P}), v = Tensor::empty(arena, {P}),
+             half = Tensor::empty(arena, {P}, DType::f16);
+      Tensor partials = Tensor::empty(arena, {ops::kNormPartials}),
+             norm_sq = Tensor::empty(arena, {1});
+      upload(arena, params, random_nonzero(P, 71));
+      upload(arena, grads, random_nonzero(P, 72));
+      upload(arena, m, std::vector<float>(P, 0.0f));
+      upload(arena, v, std::vector<float>(P, 0.0f));
+      const ops::AdamWConfig config{.lr = 1e-2f, .weight_decay = 0.1f, .step = 1, .max_norm = 1.0f};
+      vk::CommandStream stream(context);
+      ops::grad_norm_squared(stream, grads, partials, norm_sq);
+      ops::adamw_update(stream, params, grads, m, v, norm_sq, step_scalars(arena, config), config,
+                        chunk_bytes, copy ? &half : nullptr);
+      stream.submit();
+      static std::vector<float> without_copy;
+      const auto updated = download(arena, params);
+      if (!copy) {
+        without_copy = updated;
+        continue;
+      }
+      CHECK(updated == without_copy);
+      Tensor rounded = Tensor::empty(arena, {P}, DType::f16);
+      upload(arena, rounded, updated);
+      CHECK(download(arena, half) == download(arena, rounded));
+    }
 }
 
 TEST_CASE_FIXTURE(GpuFixture, "adamw_update skips the step when the gradient norm is not finite") {

@@ -53,6 +53,49 @@ TEST_CASE_FIXTURE(GpuFixture, "fill, copy, add, mul and scale are exact") {
   }
 }
 
+// f32 -> f16 on the device against the host's conversion (round to nearest even), bit for bit, over
+// values spread across f16's range: subnormals, ties, the largest finite value and overflow to inf.
+TEST_CASE_FIXTURE(GpuFixture, "cast_to_f16 rounds like the host, to nearest even") {
+  auto& context = gpu();
+  if (!context.fp16_enabled()) {
+    MESSAGE("this device has no 16-bit storage; skipped");
+    return;
+  }
+  for (int64_t n : kSizes) {
+    CAPTURE(n);
+    vk::Arena arena(context);
+    Tensor x = Tensor::empty(arena, {n}), h = Tensor::empty(arena, {n}, DType::f16);
+    auto x_host = random_nonzero(n, 5);
+    for (int64_t i = 0; i < n; ++i)  // spread over 2^-26 .. 2^18: subnormal, normal and past 65504
+      x_host[i] = std::ldexp(x_host[i], static_cast<int>(i % 45) - 26);
+    if (n > 4) x_host[1] = 1.0f + std::ldexp(1.0f, -11), x_host[2] = 65504.0f, x_host[3] = 70000.0f;
+    upload(arena, x, x_host);
+    vk::CommandStream stream(context);
+    ops::cast_to_f16(stream, x, h);
+    stream.submit();
+    auto got = download(arena, h);
+    Tensor expected = Tensor::empty(arena, {n}, DType::f16);
+    upload(arena, expected, x_host);  // rounded on the host
+    auto want = download(arena, expected);
+    int64_t mismatches = 0, first = -1;
+    for (int64_t i = 0; i < n; ++i)
+      if (!(got[i] == want[i]) && first < 0)
+        first = i, ++mismatches;
+      else
+        mismatches += !(got[i] == want[i]);
+    INFO("first mismatch at " << first << ": " << (first >= 0 ? x_host[first] : 0.0f) << " -> "
+                              << (first >= 0 ? got[first] : 0.0f) << ", want "
+                              << (first >= 0 ? want[first] : 0.0f));
+    CHECK(mismatches == 0);
+    if (n > 4) CHECK(std::isinf(got[3]));
+  }
+  vk::Arena arena(context);
+  Tensor f = Tensor::empty(arena, {8}), g = Tensor::empty(arena, {8});
+  vk::CommandStream stream(context);
+  CHECK_THROWS_WITH_AS(ops::cast_to_f16(stream, f, g), doctest::Contains("must be f16"),
+                       alpha::Error);
+}
+
 TEST_CASE_FIXTURE(GpuFixture, "elementwise ops may write in place") {
   auto& context = gpu();
   for (const int64_t n : {int64_t(1001), int64_t(1000)}) {  // storage-buffer and texel variants

@@ -47,12 +47,17 @@ static void reference(const MatmulCase& c, const std::vector<float>& a, const st
     }
 }
 
-static void check_matmul(const MatmulCase& c, std::optional<ops::MatmulTile> tile) {
+// a_dtype, b_dtype: f16 operands are stored rounded to f16; the reference takes the rounded values,
+// so the kernel is held to the same f32 accumulation bound.
+static void check_matmul(const MatmulCase& c, std::optional<ops::MatmulTile> tile,
+                         DType a_dtype = DType::f32, DType b_dtype = DType::f32) {
   auto& context = gpu();
   vk::Arena arena(context);
   const bool ta = c.layout == Layout::TN, tb = c.layout == Layout::NT;
-  Tensor a = Tensor::empty(arena, ta ? std::vector<int64_t>{c.K, c.M} : std::vector<int64_t>{c.M, c.K});
-  Tensor b = Tensor::empty(arena, tb ? std::vector<int64_t>{c.N, c.K} : std::vector<int64_t>{c.K, c.N});
+  Tensor a = Tensor::empty(
+      arena, ta ? std::vector<int64_t>{c.K, c.M} : std::vector<int64_t>{c.M, c.K}, a_dtype);
+  Tensor b = Tensor::empty(
+      arena, tb ? std::vector<int64_t>{c.N, c.K} : std::vector<int64_t>{c.K, c.N}, b_dtype);
   Tensor bias = Tensor::empty(arena, {c.N});
   Tensor out = Tensor::empty(arena, {c.M, c.N});
   auto a_host = random_nonzero(a.numel(), 11), b_host = random_nonzero(b.numel(), 12);
@@ -61,6 +66,7 @@ static void check_matmul(const MatmulCase& c, std::optional<ops::MatmulTile> til
   upload(arena, b, b_host);
   upload(arena, bias, bias_host);
   upload(arena, out, c0_host);
+  a_host = download(arena, a), b_host = download(arena, b);  // as stored (f16: rounded)
 
   vk::CommandStream stream(context);
   ops::matmul(stream, a, b, out, c.layout, c.bias ? &bias : nullptr, c.accumulate, tile);
@@ -78,8 +84,9 @@ static void check_matmul(const MatmulCase& c, std::optional<ops::MatmulTile> til
     double excess = std::abs(got[i] - want[i]) / ((c.K + 2) * unit * magnitude[i] + 1e-30);
     if (excess > worst) worst = excess, worst_index = i;
   }
-  INFO(fmt::format("{} M={} N={} K={} bias={} accumulate={} tile={}", layout_name(c.layout), c.M, c.N, c.K,
-                   c.bias, c.accumulate, tile ? tile->to_string() : "default"));
+  INFO(fmt::format("{} M={} N={} K={} bias={} accumulate={} tile={} a {} b {}",
+                   layout_name(c.layout), c.M, c.N, c.K, c.bias, c.accumulate,
+                   tile ? tile->to_string() : "default", dtype_name(a_dtype), dtype_name(b_dtype)));
   INFO(fmt::format("worst element {} (m={}, n={}): got {} want {}", worst_index, worst_index / c.N,
                    worst_index % c.N, got[worst_index], want[worst_index]));
   CHECK(worst <= 1.0);
@@ -162,6 +169,44 @@ TEST_CASE_FIXTURE(GpuFixture,
         MatmulCase{37, 52, 28, Layout::TN}, MatmulCase{37, 53, 28, Layout::NN},
         MatmulCase{4, 52, 28, Layout::NN}, MatmulCase{2, 52, 28, Layout::TN}})
     CHECK_FALSE(taken(shape));
+}
+
+// Mixed precision: both operands f16 (a linear layer's forward) or a f32 times b f16 (its
+// backward), on the texel kernel where the shapes fit it and the portable kernel elsewhere (and
+// with a tile asked for, which on CPU devices would otherwise pick the f32-only matmul_cpu.comp).
+TEST_CASE_FIXTURE(GpuFixture,
+                  "matmul with f16 operands matches the CPU reference on the rounded values") {
+  if (!gpu().fp16_enabled()) {
+    MESSAGE("this device has no 16-bit storage; skipped");
+    return;
+  }
+  const std::vector<MatmulCase> shapes = {
+      {37, 52, 28, Layout::NN, false, false},
+      {70, 132, 100, Layout::NN, true, true},
+      {37, 53, 28, Layout::NT, true, false},
+      {131, 70, 132, Layout::NT, false, true},
+      {36, 52, 29, Layout::TN, false, true},
+      {100, 152, 36, Layout::TN, true, false},
+      // off the texel kernel: odd K or N, and a few rows
+      {37, 53, 29, Layout::NN, true, false},
+      {37, 53, 29, Layout::NT, false, true},
+      {37, 45, 66, Layout::TN, true, false},
+      {3, 70, 36, Layout::NT, true, true},
+  };
+  for (const auto& [a_dtype, b_dtype] :
+       {std::pair{DType::f16, DType::f16}, {DType::f32, DType::f16}})
+    for (const auto& shape : shapes) {
+      check_matmul(shape, std::nullopt, a_dtype, b_dtype);
+      check_matmul(shape, ops::MatmulTile{128, 16, 4, 16, 16}, a_dtype, b_dtype);
+    }
+  // an f16 a with an f32 b has no kernel, and c must be f32
+  vk::Arena arena(gpu());
+  Tensor h = Tensor::empty(arena, {8, 8}, DType::f16), f = Tensor::empty(arena, {8, 8});
+  vk::CommandStream stream(gpu());
+  CHECK_THROWS_WITH_AS(ops::matmul(stream, h, f, f, Layout::NN), doctest::Contains("no kernel"),
+                       alpha::Error);
+  CHECK_THROWS_WITH_AS(ops::matmul(stream, f, h, h, Layout::NN), doctest::Contains("c is f16"),
+                       alpha::Error);
 }
 
 TEST_CASE_FIXTURE(GpuFixture, "matmul_naive matches the CPU reference") {
