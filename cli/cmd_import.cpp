@@ -44,7 +44,7 @@ void add_import_command(CLI::App& app) {
   static std::string dir, runs_dir = "runs";
   auto* cmd = app.add_subcommand(
       "import", "Import a Hugging Face GPT-2 folder (model.safetensors) as a new run");
-  cmd->add_option("dir", dir, "Folder with model.safetensors, config.json and the tokenizer")
+  cmd->add_option("DIR", dir, "Folder with model.safetensors, config.json and the tokenizer")
       ->required();
   cmd->add_option("--format", o.format, "Import format: " + train::import_formats())
       ->capture_default_str();
