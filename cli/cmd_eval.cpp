@@ -21,8 +21,7 @@ void add_eval_command(CLI::App& app) {
   add_run_selection_options(*cmd, selection);
   cmd->add_option("--batch", options.batch, "Windows per forward pass (default: the run's --batch)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--max-tokens", options.max_tokens,
-                  "Evaluate only the first N tokens (0: all)")
+  cmd->add_option("--max-tokens", options.max_tokens, "Evaluate only the first N tokens (0: all)")
       ->capture_default_str();
   cmd->add_option("--data", options.data,
                   "Evaluate on all of this text instead (files, folders, globs, .jsonl; needed for "
