@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   alpha::cli::add_sample_command(app);
   alpha::cli::add_eval_command(app);
   alpha::cli::add_export_command(app);
+  alpha::cli::add_import_command(app);
   alpha::cli::add_devices_command(app);
   alpha::cli::add_bench_command(app);
   alpha::cli::add_tokenizer_command(app);

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "engine/train/data/token_cache.h"
+#include "tokenizer/text_inputs.h"
 
 namespace alpha::train {
 
@@ -68,8 +69,20 @@ Evaluation evaluate_tokens(vk::Context& context, gpt::GptModel& model,
   return result;
 }
 
+std::vector<uint32_t> tokenize_text(const std::vector<std::string>& inputs,
+                                    const tok::Tokenizer& tokenizer) {
+  const tok::TextInputs text = tok::read_text_inputs(inputs);
+  return tokenizer.encode_documents(text.documents(), data::document_separator(tokenizer));
+}
+
 std::vector<uint32_t> load_run_validation(const Run& run, const tok::Tokenizer& tokenizer) {
   const std::string key = run.config.value("data_key", "");
+  if (key.empty() && run.options.data.empty())
+    fail(
+        "run {} has no training data and so no validation split ({}): evaluate it on text with "
+        "--data=PATH",
+        run.dir.string(),
+        run.config.contains("imported") ? "it was imported" : "no data_key, no data");
   const fs::path entry = run.options.cache_dir / key;
   data::PreparedData prepared;
   if (!key.empty() && fs::exists(entry / "manifest.json")) {
@@ -105,11 +118,13 @@ Evaluation evaluate_run(vk::Context& context, const Run& run, const Checkpoint& 
   if (options.max_tokens < 0 || options.max_tokens == 1)
     fail("--max-tokens must be at least 2 (or 0 for all), not {}", options.max_tokens);
   const auto tokenizer = load_run_tokenizer(run);
-  auto tokens = load_run_validation(run, tokenizer);
+  auto tokens = options.data.empty() ? load_run_validation(run, tokenizer)
+                                     : tokenize_text(options.data, tokenizer);
   if (options.max_tokens > 0 && static_cast<size_t>(options.max_tokens) < tokens.size())
     tokens.resize(options.max_tokens);
   if (tokens.size() < 2)
-    fail("the validation split of run {} has {} tokens; at least 2 are needed", run.dir.string(),
+    fail("the {} of run {} has {} tokens; at least 2 are needed",
+         options.data.empty() ? "validation split" : "--data text", run.dir.string(),
          tokens.size());
   const int T = run.model.seq_len;
   const int64_t windows = (static_cast<int64_t>(tokens.size()) - 1 + T - 1) / T;

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "engine/gpt/model.h"
@@ -37,15 +38,22 @@ Evaluation evaluate_tokens(vk::Context& context, gpt::GptModel& model,
                            std::span<const uint32_t> tokens, std::span<const uint32_t> text_bytes);
 
 // The validation split the run trained with: its token cache entry (config.json's data_key) if it
-// is still there, else the run's data files tokenised again; a clear error when both are gone.
+// is still there, else the run's data files tokenised again; a clear error when both are gone, or
+// when the run has no data (an imported run: evaluate it on text of your own, EvalOptions::data).
 std::vector<uint32_t> load_run_validation(const Run& run, const tok::Tokenizer& tokenizer);
+
+// All of `inputs` (files, folders, globs, .jsonl, as `alpha train --data` takes them) tokenised as
+// the token cache does (each document after the separator), not cached.
+std::vector<uint32_t> tokenize_text(const std::vector<std::string>& inputs,
+                                    const tok::Tokenizer& tokenizer);
 
 struct EvalOptions {
   int batch = 0;           // windows per forward pass; 0: the run's --batch
-  int64_t max_tokens = 0;  // evaluate the first this many validation tokens; 0: all
+  int64_t max_tokens = 0;  // evaluate the first this many tokens; 0: all
+  std::vector<std::string> data;  // evaluate on all of this text instead of the validation split
 };
 
-// The checkpoint's parameters evaluated on the run's validation split.
+// The checkpoint's parameters evaluated on the run's validation split (or options.data).
 Evaluation evaluate_run(vk::Context& context, const Run& run, const Checkpoint& checkpoint,
                         const EvalOptions& options);
 

@@ -350,6 +350,11 @@ std::filesystem::path train(vk::Context& context, const TrainOptions& options,
 std::filesystem::path resume(vk::Context& context, const std::filesystem::path& run_dir,
                              const std::function<void(const StepReport&)>& progress) {
   const Run run = open_run(run_dir);
+  if (run.config.contains("imported"))
+    fail(
+        "run {} was imported ({}), not trained here: it has no training data or data-loader "
+        "position to resume; alpha sample and alpha eval --data=PATH open it",
+        run_dir.string(), run.config["imported"].value("from", "?"));
   const Checkpoint newest = load_run_checkpoint(run);
   TrainOptions options = run.options;
   options.tokenizer_artifacts = run.tokenizer;  // the run's own copy, wherever the run has moved

@@ -101,23 +101,27 @@ class Block(nn.Module):
 
 
 class GPT2LMHead(nn.Module):
-    """GPT2Model's parameters under GPT2Model's names; logits through the tied wte."""
+    """GPT2Model's parameters under GPT2Model's names; logits through the tied wte, or through
+    GPT2LMHeadModel's lm_head (an nn.Linear without bias) when tie_word_embeddings is false."""
 
     def __init__(self, config):
         super().__init__()
         assert config["model_type"] == "gpt2" and config["architectures"] == ["GPT2LMHeadModel"]
-        assert config["activation_function"] == "gelu_new" and config["tie_word_embeddings"] is True
+        assert config["activation_function"] in ("gelu_new", "gelu_pytorch_tanh")  # the same function
         assert config["n_ctx"] == config["n_positions"]
         self.wte = nn.Embedding(config["vocab_size"], config["n_embd"])
         self.wpe = nn.Embedding(config["n_positions"], config["n_embd"])
         self.h = nn.ModuleList(Block(config) for _ in range(config["n_layer"]))
         self.ln_f = nn.LayerNorm(config["n_embd"], eps=config["layer_norm_epsilon"])
+        if not config["tie_word_embeddings"]:
+            self.lm_head = nn.Linear(config["n_embd"], config["vocab_size"], bias=False)
 
     def forward(self, tokens):
         x = self.wte(tokens) + self.wpe(torch.arange(tokens.shape[1]))
         for block in self.h:
             x = block(x)
-        return self.ln_f(x) @ self.wte.weight.T
+        head = self.lm_head.weight if hasattr(self, "lm_head") else self.wte.weight
+        return self.ln_f(x) @ head.T
 
 
 def evaluate(model, stream, text_bytes, T):

@@ -19,12 +19,6 @@ namespace {
 
 constexpr int kManifestVersion = 1;
 
-uint32_t pick_separator(const tok::Tokenizer& tokenizer) {
-  if (auto id = tokenizer.special_id("<|bos|>")) return *id;
-  if (auto id = tokenizer.special_id("<|endoftext|>")) return *id;
-  fail("the tokenizer has neither <|bos|> nor <|endoftext|> to separate documents");
-}
-
 std::vector<std::filesystem::path> write_split(const std::filesystem::path& dir, const char* name,
                                                std::span<const uint32_t> tokens,
                                                uint64_t shard_tokens, uint32_t dtype,
@@ -43,12 +37,18 @@ std::vector<std::filesystem::path> write_split(const std::filesystem::path& dir,
 
 }  // namespace
 
+uint32_t document_separator(const tok::Tokenizer& tokenizer) {
+  if (auto id = tokenizer.special_id("<|bos|>")) return *id;
+  if (auto id = tokenizer.special_id("<|endoftext|>")) return *id;
+  fail("the tokenizer has neither <|bos|> nor <|endoftext|> to separate documents");
+}
+
 PreparedData prepare_data(const std::vector<std::string>& inputs, const tok::Tokenizer& tokenizer,
                           const PrepareOptions& options) {
   if (!(options.val_fraction >= 0.0 && options.val_fraction < 1.0))
     fail("--val-fraction must be in [0, 1), not {}", options.val_fraction);
   if (options.shard_tokens == 0) fail("shard size must be at least one token");
-  const uint32_t separator = pick_separator(tokenizer);
+  const uint32_t separator = document_separator(tokenizer);
   tok::TextInputs text = tok::read_text_inputs(inputs);
 
   tok::Hasher key;

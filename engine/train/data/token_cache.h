@@ -39,6 +39,10 @@ enum class Split { train, val };
 PreparedData prepare_data(const std::vector<std::string>& inputs, const tok::Tokenizer& tokenizer,
                           const PrepareOptions& options);
 
+// The token placed before every document: <|bos|>, else <|endoftext|>; a clear error without
+// either.
+uint32_t document_separator(const tok::Tokenizer& tokenizer);
+
 // Opens an existing entry (its manifest) without touching the inputs.
 PreparedData open_prepared(const std::filesystem::path& dir);
 
