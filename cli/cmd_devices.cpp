@@ -37,7 +37,8 @@ static void print_devices() {
     fmt::print("    coopmat         KHR {}, NV {}, NV2 {}\n", yes_no(d.coopmat_khr), yes_no(d.coopmat_nv),
                yes_no(d.coopmat2_nv));
     for (const auto& s : d.coopmat_shapes)
-      fmt::print("      {}x{}x{} {} -> {}\n", s.m, s.n, s.k, s.a_type, s.c_type);
+      fmt::print("      {}x{}x{} {} -> {} ({})\n", s.m, s.n, s.k, s.a_type, s.c_type,
+                 s.nv ? "NV" : "KHR");
     if (std::string reason = d.unusable_reason(); !reason.empty()) fmt::print("    unusable        {}\n", reason);
   }
   fmt::print("disabled fast paths: {}\n", switches.describe());

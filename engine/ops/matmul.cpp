@@ -214,6 +214,77 @@ static void matmul_texel(vk::CommandStream& stream, const MatrixView& a, const M
     stream.dispatch(pipeline, {texels(a), texels(b), out}, push, groups);
 }
 
+// matmul_coopmat.comp's workgroup tile (its subgroups take 32x32 quarters).
+constexpr uint32_t kCoopmatTile = 64;
+
+// The shapes op(A) (M,K), op(B) (K,N), C (M,N) of a layout, checked against each other.
+struct MatmulShape {
+  int64_t M, N, K;
+};
+static MatmulShape matmul_shape(const MatrixView& a, const MatrixView& b, const MatrixView& c,
+                                Layout layout) {
+  const int64_t M = layout == Layout::TN ? a.cols : a.rows;
+  const int64_t K = layout == Layout::TN ? a.rows : a.cols;
+  const int64_t N = layout == Layout::NT ? b.rows : b.cols;
+  const int64_t b_k = layout == Layout::NT ? b.cols : b.rows;
+  if (b_k != K || c.rows != M || c.cols != N)
+    fail("matmul: shapes a ({}, {}) b ({}, {}) c ({}, {}) do not fit layout {}", a.rows, a.cols,
+         b.rows, b.cols, c.rows, c.cols,
+         layout == Layout::NN   ? "NN"
+         : layout == Layout::NT ? "NT"
+                                : "TN");
+  return {M, N, K};
+}
+
+void matmul_coopmat(vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
+                    const MatrixView& c, Layout layout, const Tensor* bias, bool accumulate,
+                    bool emulated) {
+  check_view(a, "a");
+  check_view(b, "b");
+  check_view(c, "c");
+  if (c.dtype != DType::f32) fail("matmul: c is {}, it must be f32", dtype_name(c.dtype));
+  if (b.dtype != DType::f16)
+    fail("matmul_coopmat: b is {}; the matrix-core kernels take an f16 b", dtype_name(b.dtype));
+  const auto [M, N, K] = matmul_shape(a, b, c, layout);
+  if (bias) {
+    require_f32(*bias, "matmul", "bias");
+    if (bias->numel() != N) fail("matmul: bias has {} elements, expected N = {}", bias->numel(), N);
+  }
+  const auto& context = stream.context();
+  if (!context.fp16_enabled())
+    fail("matmul_coopmat: {} has no 16-bit storage (or ALPHA_DISABLE_FP16 is set)",
+         context.info().name);
+  const auto& shape = context.coopmat_shape();
+  if (!emulated && !shape)
+    fail("matmul_coopmat: {} has no usable cooperative matrices (or ALPHA_DISABLE_COOPMAT is set)",
+         context.info().name);
+  const char* names[3][2] = {{"nn", "nn_bias"}, {"nt", "nt_bias"}, {"tn", "tn_bias"}};
+  const std::string shader = std::string(emulated ? "matmul_coopmat_emu_" : "matmul_coopmat_") +
+                             names[static_cast<int>(layout)][bias ? 1 : 0] +
+                             (a.dtype == DType::f16 ? "_f16f16" : "_f32f16");
+  // the emulated kernel's fragments are 16x16x16 over 8 invocations (fixed in the shader)
+  const uint32_t lanes = emulated ? 8 : context.info().subgroup_size;
+  std::vector<uint32_t> constants{4 * lanes};
+  if (!emulated) constants.insert(constants.end(), {shape->m, shape->n, shape->k});
+  const auto& pipeline = stream.context().pipelines().get(
+      {shader, bias ? 4u : 3u, static_cast<uint32_t>(sizeof(MatmulPush)), constants});
+  MatmulPush push{static_cast<uint32_t>(M),    static_cast<uint32_t>(N),
+                  static_cast<uint32_t>(K),    accumulate ? 1u : 0u,
+                  static_cast<uint32_t>(a.ld), static_cast<uint32_t>(b.ld),
+                  static_cast<uint32_t>(c.ld)};
+  vk::Groups groups{static_cast<uint32_t>((N + kCoopmatTile - 1) / kCoopmatTile),
+                    static_cast<uint32_t>((M + kCoopmatTile - 1) / kCoopmatTile)};
+  auto out = vk::writes(c.slice);
+  if (bias)
+    stream.dispatch(
+        pipeline,
+        {vk::reads(view_elements(a)), vk::reads(view_elements(b)), vk::reads(bias->slice), out},
+        push, groups, "matmul_coopmat");
+  else
+    stream.dispatch(pipeline, {vk::reads(view_elements(a)), vk::reads(view_elements(b)), out}, push,
+                    groups, "matmul_coopmat");
+}
+
 void matmul(vk::CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& c,
             Layout layout, const Tensor* bias, bool accumulate, std::optional<MatmulTile> tile) {
   require_f32(c, "matmul", "c");
@@ -226,13 +297,7 @@ void matmul(vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
   check_view(b, "b");
   check_view(c, "c");
   if (c.dtype != DType::f32) fail("matmul: c is {}, it must be f32", dtype_name(c.dtype));
-  const int64_t M = layout == Layout::TN ? a.cols : a.rows;
-  const int64_t K = layout == Layout::TN ? a.rows : a.cols;
-  const int64_t N = layout == Layout::NT ? b.rows : b.cols;
-  const int64_t b_k = layout == Layout::NT ? b.cols : b.rows;
-  if (b_k != K || c.rows != M || c.cols != N)
-    fail("matmul: shapes a ({}, {}) b ({}, {}) c ({}, {}) do not fit layout {}", a.rows, a.cols, b.rows, b.cols,
-         c.rows, c.cols, layout == Layout::NN ? "NN" : layout == Layout::NT ? "NT" : "TN");
+  const auto [M, N, K] = matmul_shape(a, b, c, layout);
   if (bias) {
     require_f32(*bias, "matmul", "bias");
     if (bias->numel() != N) fail("matmul: bias has {} elements, expected N = {}", bias->numel(), N);
@@ -242,6 +307,8 @@ void matmul(vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
   if (!f32 && !stream.context().fp16_enabled())
     fail("matmul: f16 operands need 16-bit storage, which {} lacks (or ALPHA_DISABLE_FP16 is set)",
          stream.context().info().name);
+  if (!f32 && !tile && stream.context().coopmat_shape())  // mixed precision on matrix cores
+    return matmul_coopmat(stream, a, b, c, layout, bias, accumulate);
   if (!tile && uses_texel_matmul(stream, a, b, layout, M, N, K))
     return matmul_texel(stream, a, b, c, layout, bias, accumulate, M, N, K);
   MatmulTile t = tile ? *tile : default_matmul_tile(stream);

@@ -66,6 +66,15 @@ void matmul(vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
 void matmul(vk::CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& c, Layout layout,
             const Tensor* bias = nullptr, bool accumulate = false, std::optional<MatmulTile> tile = std::nullopt);
 
+// Matrix cores (shaders/matmul_coopmat.comp): f16 operands (an f32 a is rounded to f16 as it is
+// staged), f32 products summed in f32. matmul() takes it for a mixed-precision b (f16) on a device
+// with cooperative matrices (vk::Context::coopmat_shape), so fp32 matmuls stay fp32. `emulated`
+// runs the same kernel with its fragment primitives written as plain per-invocation code, on any
+// device with 16-bit storage (the tests' way to check its tiling and indexing on lavapipe).
+void matmul_coopmat(vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
+                    const MatrixView& c, Layout layout, const Tensor* bias = nullptr,
+                    bool accumulate = false, bool emulated = false);
+
 // out (M,N) = norm(x) · wᵀ + bias, x (M,K), w (N,K): a LayerNorm or RMSNorm (norm_forward's
 // kind, weight and bias, either may be nullptr) and the projection it feeds, as decoding runs them.
 // On devices with texel kernels and at most 4 rows, one dispatch (matvec_texel.comp NORM, the

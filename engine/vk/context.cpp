@@ -125,9 +125,29 @@ Context::Context(const ContextOptions& options) : instance_(options.validation, 
   f12.shaderFloat16 = fp16_enabled_;
   VkPhysicalDeviceFeatures2 features{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
   features.pNext = &f11;
+  // Matrix cores through VK_NV_cooperative_matrix: the largest f16 x f16 -> f32 fragment whose
+  // sides divide the kernel's 32x32 subgroup tile (matmul_coopmat.comp).
+  std::vector<const char*> extensions;
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV coopmat{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+  if (info_.coopmat_nv && fp16_enabled_ && !switches_.disable_coopmat) {
+    for (const auto& shape : info_.coopmat_shapes)
+      if (shape.nv && shape.a_type == "f16" && shape.c_type == "f32" && 32 % shape.m == 0 &&
+          32 % shape.n == 0 && 32 % shape.k == 0 &&
+          (!coopmat_shape_ ||
+           shape.m * shape.n * shape.k > coopmat_shape_->m * coopmat_shape_->n * coopmat_shape_->k))
+        coopmat_shape_ = shape;
+    if (coopmat_shape_) {
+      extensions.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
+      coopmat.cooperativeMatrix = VK_TRUE;
+      f12.pNext = &coopmat;
+    }
+  }
 
   VkDeviceCreateInfo device_info{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
   device_info.pNext = &features;
+  device_info.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
+  device_info.ppEnabledExtensionNames = extensions.data();
   device_info.queueCreateInfoCount = 1;
   device_info.pQueueCreateInfos = &queue_info;
   VK_CHECK(vkCreateDevice(info_.physical, &device_info, nullptr, &device_));

@@ -63,6 +63,10 @@ class Context {
   // shuffles (lavapipe's fast loads) can run: a CPU device with both, and ALPHA_DISABLE_TEXEL
   // unset.
   bool texel_kernels() const { return texel_kernels_; }
+  // The cooperative-matrix fragment shape the matrix-core kernels use (GL_NV_cooperative_matrix:
+  // f16 A and B, f32 C, M, N, K dividing 32), when the device has one, 16-bit storage is on and
+  // ALPHA_DISABLE_COOPMAT is unset; the extension is enabled on the device then.
+  const std::optional<CoopMatShape>& coopmat_shape() const { return coopmat_shape_; }
 
   // Waits for a fence with the context's timeout; a timeout or device loss becomes an alpha::Error.
   void wait(VkFence fence) const;
@@ -74,6 +78,7 @@ class Context {
   uint64_t wait_timeout_ns_ = 0;
   bool fp16_enabled_ = false;
   bool texel_kernels_ = false;
+  std::optional<CoopMatShape> coopmat_shape_;
   VkDevice device_ = VK_NULL_HANDLE;
   VkQueue queue_ = VK_NULL_HANDLE;
   VkCommandPool command_pool_ = VK_NULL_HANDLE;

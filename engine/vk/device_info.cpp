@@ -76,9 +76,11 @@ static void query_coopmat_shapes(VkInstance instance, DeviceInfo& info) {
         for (const auto& p : props)
           info.coopmat_shapes.push_back(
               {p.MSize, p.NSize, p.KSize, component_name(p.AType), component_name(p.CType)});
-      return;
     }
   }
+  // Listed too when the KHR extension is there: the matrix-core kernels use the NV extension (what
+  // glslang 12 compiles), whose shapes can differ from the KHR ones.
+
   if (info.coopmat_nv && vkGetPhysicalDeviceCooperativeMatrixPropertiesNV) {
     uint32_t count = 0;
     vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(info.physical, &count, nullptr);
@@ -87,7 +89,7 @@ static void query_coopmat_shapes(VkInstance instance, DeviceInfo& info) {
     vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(info.physical, &count, props.data());
     for (const auto& p : props)
       info.coopmat_shapes.push_back(
-          {p.MSize, p.NSize, p.KSize, component_name(p.AType), component_name(p.CType)});
+          {p.MSize, p.NSize, p.KSize, component_name(p.AType), component_name(p.CType), true});
   }
 }
 

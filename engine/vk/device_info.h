@@ -15,6 +15,7 @@ namespace alpha::vk {
 struct CoopMatShape {
   uint32_t m, n, k;
   std::string a_type, c_type;  // e.g. "f16", "f32"
+  bool nv = false;             // reported by VK_NV_cooperative_matrix (else by the KHR extension)
 };
 
 struct DeviceInfo {

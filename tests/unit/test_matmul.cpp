@@ -49,8 +49,12 @@ static void reference(const MatmulCase& c, const std::vector<float>& a, const st
 
 // a_dtype, b_dtype: f16 operands are stored rounded to f16; the reference takes the rounded values,
 // so the kernel is held to the same f32 accumulation bound.
+// coopmat: run ops::matmul_coopmat (emulated or on the device's matrix cores) instead of
+// ops::matmul; it rounds an f32 a to f16 as it stages it, so the reference takes a rounded too.
+enum class Coopmat { no, emulated, device };
 static void check_matmul(const MatmulCase& c, std::optional<ops::MatmulTile> tile,
-                         DType a_dtype = DType::f32, DType b_dtype = DType::f32) {
+                         DType a_dtype = DType::f32, DType b_dtype = DType::f32,
+                         Coopmat coopmat = Coopmat::no) {
   auto& context = gpu();
   vk::Arena arena(context);
   const bool ta = c.layout == Layout::TN, tb = c.layout == Layout::NT;
@@ -67,9 +71,19 @@ static void check_matmul(const MatmulCase& c, std::optional<ops::MatmulTile> til
   upload(arena, bias, bias_host);
   upload(arena, out, c0_host);
   a_host = download(arena, a), b_host = download(arena, b);  // as stored (f16: rounded)
+  if (coopmat != Coopmat::no) {
+    Tensor rounded = Tensor::empty(arena, a.shape, DType::f16);
+    upload(arena, rounded, a_host);
+    a_host = download(arena, rounded);
+  }
 
   vk::CommandStream stream(context);
-  ops::matmul(stream, a, b, out, c.layout, c.bias ? &bias : nullptr, c.accumulate, tile);
+  if (coopmat == Coopmat::no)
+    ops::matmul(stream, a, b, out, c.layout, c.bias ? &bias : nullptr, c.accumulate, tile);
+  else
+    ops::matmul_coopmat(stream, ops::MatrixView::of(a), ops::MatrixView::of(b),
+                        ops::MatrixView::of(out), c.layout, c.bias ? &bias : nullptr, c.accumulate,
+                        coopmat == Coopmat::emulated);
   stream.submit();
   auto got = download(arena, out);
 
@@ -84,9 +98,10 @@ static void check_matmul(const MatmulCase& c, std::optional<ops::MatmulTile> til
     double excess = std::abs(got[i] - want[i]) / ((c.K + 2) * unit * magnitude[i] + 1e-30);
     if (excess > worst) worst = excess, worst_index = i;
   }
-  INFO(fmt::format("{} M={} N={} K={} bias={} accumulate={} tile={} a {} b {}",
+  INFO(fmt::format("{} M={} N={} K={} bias={} accumulate={} tile={} a {} b {} coopmat {}",
                    layout_name(c.layout), c.M, c.N, c.K, c.bias, c.accumulate,
-                   tile ? tile->to_string() : "default", dtype_name(a_dtype), dtype_name(b_dtype)));
+                   tile ? tile->to_string() : "default", dtype_name(a_dtype), dtype_name(b_dtype),
+                   static_cast<int>(coopmat)));
   INFO(fmt::format("worst element {} (m={}, n={}): got {} want {}", worst_index, worst_index / c.N,
                    worst_index % c.N, got[worst_index], want[worst_index]));
   CHECK(worst <= 1.0);
@@ -207,6 +222,32 @@ TEST_CASE_FIXTURE(GpuFixture,
                        alpha::Error);
   CHECK_THROWS_WITH_AS(ops::matmul(stream, f, h, h, Layout::NN), doctest::Contains("c is f16"),
                        alpha::Error);
+}
+
+// The matrix-core kernel (64x64 workgroup tiles, 32-deep k steps, 16x16x16 fragments) with its
+// fragment primitives emulated: sizes off every tile and beyond one workgroup, K shorter and longer
+// than a k step, each layout with bias and accumulate, f16 and f32 a. On a device with cooperative
+// matrices the same cases run on the matrix cores too.
+TEST_CASE_FIXTURE(GpuFixture,
+                  "the matrix-core matmul matches the CPU reference, emulated and on the device") {
+  if (!gpu().fp16_enabled()) {
+    MESSAGE("this device has no 16-bit storage; skipped");
+    return;
+  }
+  const std::vector<MatmulCase> shapes = {
+      {37, 53, 29, Layout::NN, false, false}, {70, 131, 100, Layout::NN, true, true},
+      {37, 53, 29, Layout::NT, true, false},  {130, 67, 45, Layout::NT, false, true},
+      {36, 52, 29, Layout::TN, false, true},  {65, 129, 70, Layout::TN, true, false},
+      {1, 5, 3, Layout::NT, true, true},
+  };
+  std::vector<Coopmat> kinds = {Coopmat::emulated};
+  if (gpu().coopmat_shape())
+    kinds.push_back(Coopmat::device);
+  else
+    MESSAGE("this device has no cooperative matrices: the emulated kernel only");
+  for (const Coopmat kind : kinds)
+    for (const DType a_dtype : {DType::f16, DType::f32})
+      for (const auto& shape : shapes) check_matmul(shape, std::nullopt, a_dtype, DType::f16, kind);
 }
 
 TEST_CASE_FIXTURE(GpuFixture, "matmul_naive matches the CPU reference") {
