@@ -17,8 +17,9 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "common/error.h"
-#include "perf/bench_report.h"
 #include "engine/gpt/flops.h"
+#include "perf/bench_report.h"
+#include "perf/serve_bench.h"
 #include "version.h"
 
 namespace alpha::cli {
@@ -336,6 +337,26 @@ std::vector<perf::InferenceRow> bench_inference_table(
   return rows;
 }
 
+// The scheduler of `alpha serve` in process: aggregate decode tokens/s at 1, 4 and 8 concurrent
+// streams of 64 tokens, and time to first token of a 128-token prompt against its plain prefill.
+void bench_serve_table(vk::Context& context, const BenchOptions& o) {
+  fmt::print("\n{:<6} {:>13} {:>13} {:>13}  {:>8} {:>8}  {:>13} {:>11}  {}\n", "serve",
+             "1 stream tok/s", "4 streams", "8 streams", "4 vs 1", "8 vs 1", "ttft ms (128)",
+             "prefill ms", "ttft/prefill");
+  for (const auto& model : split(o.models)) {
+    const auto r = perf::bench_serve(context, model, bench_config(model, o), 64, o.iters);
+    const auto& t = r.decode_tokens_per_s;
+    fmt::print(
+        "{:<6} {:>14.1f} {:>13.1f} {:>13.1f}  {:>7.2f}x {:>7.2f}x  {:>13.2f} {:>11.2f}  {:.2f}\n",
+        model, t[0], t[1], t[2], t[1] / t[0], t[2] / t[0], r.ttft_ms, r.prefill_ms,
+        r.ttft_ms / r.prefill_ms);
+    std::fflush(stdout);
+  }
+  fmt::print(
+      "serve: greedy streams through the continuous-batching scheduler (one decode step for all), "
+      "decode tokens/s after every stream's prefill; ttft through the idle scheduler\n");
+}
+
 // Fails early, before minutes of benchmarking, when a result could not be written.
 void check_writable(const std::string& path, const char* what) {
   namespace fs = std::filesystem;
@@ -395,8 +416,9 @@ void run_bench(const BenchOptions& o) {
   std::string known = "matmul";
   for (const auto& group : perf::kernel_groups()) known += ", " + group;
   for (const auto& op : ops)
-    if (op != "matmul" && op != "train" && op != "infer" && !has(perf::kernel_groups(), op))
-      fail("--ops={}: unknown op '{}' (known: {}, train, infer)", o.ops, op, known);
+    if (op != "matmul" && op != "train" && op != "infer" && op != "serve" &&
+        !has(perf::kernel_groups(), op))
+      fail("--ops={}: unknown op '{}' (known: {}, train, infer, serve)", o.ops, op, known);
   // Everything that could refuse a result is checked before the benchmarks run.
   const BenchWork work = plan_work(ops, o);
   if (!o.json.empty()) check_writable(o.json, "--json");
@@ -430,6 +452,7 @@ void run_bench(const BenchOptions& o) {
     report.trains = bench_train_table(context, o, work, report.ceilings, report.torch);
   if (!work.infer.empty())
     report.inferences = bench_inference_table(context, o, work, report.torch);
+  if (has(ops, "serve")) bench_serve_table(context, o);
 
   if (!o.json.empty()) {
     perf::write_file_atomically(o.json, perf::report_json(report).dump(2) + "\n");
@@ -459,7 +482,7 @@ void add_bench_command(CLI::App& app) {
          "--ops", o.ops,
          "What to run (comma-separated): matmul, attention, layernorm, gelu (the MLP activation: "
          "SwiGLU for --mlp=swiglu), softmax_xent, adamw, train, infer (prefill and decode with the "
-         "KV cache)")
+         "KV cache), serve (concurrent streams through alpha serve's batching scheduler)")
       ->capture_default_str();
   cmd->add_option(
          "--shapes", o.shapes,

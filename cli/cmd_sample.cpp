@@ -20,6 +20,7 @@ struct SampleOptions {
   std::string prompt;
   gpt::GenerateOptions generate;
   bool ignore_end = false;
+  bool special = false;  // "<|...|>" in the prompt are special tokens (a rendered chat prompt)
 };
 
 void sample(const SampleOptions& o) {
@@ -29,7 +30,10 @@ void sample(const SampleOptions& o) {
   const tok::Tokenizer tokenizer = train::load_run_tokenizer(run);
 
   std::vector<int32_t> prompt;
-  for (const uint32_t id : tokenizer.encode(o.prompt)) prompt.push_back(static_cast<int32_t>(id));
+  tok::EncodeOptions encode;
+  encode.allow_special = o.special;
+  for (const uint32_t id : tokenizer.encode(o.prompt, encode))
+    prompt.push_back(static_cast<int32_t>(id));
   const auto end_of_text = tokenizer.special_id("<|endoftext|>");
   if (prompt.empty()) {
     if (!end_of_text) fail("--prompt is empty and the tokenizer has no <|endoftext|> to start from");
@@ -72,6 +76,9 @@ void add_sample_command(CLI::App& app) {
   cmd->add_option("--top-p", o.generate.sampling.top_p, "Then from the smallest set reaching this probability")
       ->capture_default_str();
   cmd->add_option("--seed", o.generate.seed, "Seed of the draws")->capture_default_str();
+  cmd->add_flag("--special", o.special,
+                "Read special-token text in --prompt (e.g. <|user_start|>) as those tokens, as in "
+                "a chat prompt");
   cmd->add_flag("--ignore-end", o.ignore_end, "Keep going past <|endoftext|> instead of stopping there");
   cmd->callback([] { sample(o); });
 }

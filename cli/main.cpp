@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   app.footer("Run `alpha <command> --help` for a command's options.");
   alpha::cli::add_train_command(app);
   alpha::cli::add_sample_command(app);
+  alpha::cli::add_serve_command(app);
+  alpha::cli::add_chat_command(app);
   alpha::cli::add_eval_command(app);
   alpha::cli::add_export_command(app);
   alpha::cli::add_import_command(app);

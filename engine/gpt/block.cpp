@@ -19,18 +19,24 @@ Tensor parameter_view(const ParameterLayout& layout, const vk::BufferSlice& buff
   return Tensor{p.shape, DType::f32, buffer.sub(p.offset * 4, p.numel * 4)};
 }
 
-std::optional<Tensor> optional_view(const ParameterLayout& layout, const vk::BufferSlice& buffer, int index) {
+std::optional<Tensor> optional_view(const ParameterLayout& layout, const vk::BufferSlice& buffer,
+                                    int index) {
   if (index == kAbsent) return std::nullopt;
   return parameter_view(layout, buffer, index);
 }
 
-BlockWeights block_weights(const ParameterLayout& layout, int layer, const vk::BufferSlice& buffer) {
+Tensor row_range(const Tensor& t, int64_t begin, int64_t rows, int64_t cols) {
+  return Tensor{{1, rows, cols}, DType::f32, t.slice.sub(begin * cols * 4, rows * cols * 4)};
+}
+
+BlockWeights block_weights(const ParameterLayout& layout, int layer,
+                           const vk::BufferSlice& buffer) {
   const auto& b = layout.blocks.at(layer);
   auto view = [&](int index) { return parameter_view(layout, buffer, index); };
   auto optional = [&](int index) { return optional_view(layout, buffer, index); };
-  return {optional(b.ln1_w),     optional(b.ln1_b), optional(b.ln2_w),       optional(b.ln2_b),
-          view(b.qkv_w),         view(b.qkv_b),     view(b.attn_proj_w),     view(b.attn_proj_b),
-          view(b.fc_w),          view(b.fc_b),      view(b.fc_proj_w),       view(b.fc_proj_b)};
+  return {optional(b.ln1_w), optional(b.ln1_b), optional(b.ln2_w),   optional(b.ln2_b),
+          view(b.qkv_w),     view(b.qkv_b),     view(b.attn_proj_w), view(b.attn_proj_b),
+          view(b.fc_w),      view(b.fc_b),      view(b.fc_proj_w),   view(b.fc_proj_b)};
 }
 
 Tensor half_parameter_view(const ParameterLayout& layout, const vk::BufferSlice& params_f16,
@@ -69,7 +75,9 @@ ops::QkTransform qk_transform(const GptConfig& config) {
   return t;
 }
 
-bool transforms_qk(const GptConfig& config) { return config.qk_norm || config.pos == Positions::rope; }
+bool transforms_qk(const GptConfig& config) {
+  return config.qk_norm || config.pos == Positions::rope;
+}
 
 void mlp_activation_forward(vk::CommandStream& stream, const GptConfig& config, const Tensor& fch,
                             const Tensor& fch_act) {
@@ -138,12 +146,40 @@ void block_forward(vk::CommandStream& stream, const GptConfig& config, const Blo
   };
   const BlockWeights& h = half ? *half : w;  // the weights the matmuls read
 
-  norm_project(residual, w.ln1_w, w.ln1_b, w.qkv_w, h.qkv_w, w.qkv_b, qk ? t.qkv_raw : t.qkv, t.ln1,
-               t.ln1_h, t.ln1_mean, t.ln1_rstd, nullptr);
-  if (qk)
-    ops::qk_transform_forward(stream, qk_transform(config), t.qkv_raw, t.qkv, t.qk_rstd,
-                              pass.rope_table ? *pass.rope_table : Tensor{}, pass.T, pass.pos0);
-  ops::attention_forward(stream, t.attention_qkv, t.atty, t.lse, config.n_head, pass.pos0, config.kv_heads());
+  const bool batched = !t.row_caches.empty();
+  norm_project(residual, w.ln1_w, w.ln1_b, w.qkv_w, h.qkv_w, w.qkv_b,
+               qk || batched ? t.qkv_raw : t.qkv, t.ln1, t.ln1_h, t.ln1_mean, t.ln1_rstd, nullptr);
+  const Tensor no_rope;
+  const Tensor& rope = pass.rope_table ? *pass.rope_table : no_rope;
+  if (batched) {
+    // per-row statistics start at multiples of 4 floats (the decoder pads them: binding alignment)
+    const int64_t Q = t.qkv_raw.cols(), NH = config.n_head, NQK = NH + config.kv_heads();
+    auto at_row = [](int64_t r, int64_t n) { return r * ((n + 3) / 4 * 4) * 4; };
+    for (size_t r = 0; r < t.row_caches.size(); ++r) {
+      const Tensor& cache = t.row_caches[r];
+      const int pos = t.row_positions[r];
+      const Tensor row = row_range(t.qkv_raw, r, 1, Q), cached = row_range(cache, pos, 1, Q);
+      if (qk) {
+        const Tensor rstd =
+            config.qk_norm
+                ? Tensor{{1, NQK}, DType::f32, t.qk_rstd.slice.sub(at_row(r, NQK), NQK * 4)}
+                : Tensor{};
+        ops::qk_transform_forward(stream, qk_transform(config), row, cached, rstd, rope, pass.T,
+                                  pos);
+      } else
+        ops::copy(stream, row, cached);
+      ops::attention_forward(stream, row_range(cache, 0, pos + 1, Q),
+                             row_range(t.atty, r, 1, config.n_embd),
+                             Tensor{{1, NH, 1}, DType::f32, t.lse.slice.sub(at_row(r, NH), NH * 4)},
+                             config.n_head, pos, config.kv_heads());
+    }
+  } else {
+    if (qk)
+      ops::qk_transform_forward(stream, qk_transform(config), t.qkv_raw, t.qkv, t.qk_rstd, rope,
+                                pass.T, pass.pos0);
+    ops::attention_forward(stream, t.attention_qkv, t.atty, t.lse, config.n_head, pass.pos0,
+                           config.kv_heads());
+  }
   project_add(t.atty, t.atty_h, w.attn_proj_w, h.attn_proj_w, w.attn_proj_b, residual, t.attproj,
               t.residual2);
   const Tensor& mid = pass.decoding ? residual : t.residual2;
@@ -157,7 +193,8 @@ void head_forward(vk::CommandStream& stream, const GptConfig& config, const Para
                   const vk::BufferSlice& params, const Tensor& x, const Tensor& lnf,
                   const Tensor& lnf_mean, const Tensor& lnf_rstd, const Tensor& logits,
                   uint64_t max_binding_bytes, const HeadHalf* half) {
-  const auto lnf_w = optional_view(layout, params, layout.lnf_w), lnf_b = optional_view(layout, params, layout.lnf_b);
+  const auto lnf_w = optional_view(layout, params, layout.lnf_w),
+             lnf_b = optional_view(layout, params, layout.lnf_b);
   ops::norm_forward(stream, norm_kind(config), x, ptr(lnf_w), ptr(lnf_b), lnf, lnf_mean, lnf_rstd);
   if (half) {
     ops::cast_to_f16(stream, lnf, half->lnf_h);
@@ -166,7 +203,8 @@ void head_forward(vk::CommandStream& stream, const GptConfig& config, const Para
     lm_head_forward(stream, lnf, parameter_view(layout, params, layout.lm_head), logits,
                     max_binding_bytes);
   }
-  if (config.logit_softcap > 0) ops::softcap(stream, logits, logits, config.logit_softcap, max_binding_bytes);
+  if (config.logit_softcap > 0)
+    ops::softcap(stream, logits, logits, config.logit_softcap, max_binding_bytes);
 }
 
 }  // namespace alpha::gpt

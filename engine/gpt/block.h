@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 
 #include "engine/gpt/config.h"
 #include "engine/gpt/parameters.h"
@@ -20,6 +21,9 @@ namespace alpha::gpt {
 // Parameter `index` of `layout` inside `buffer` (parameters or gradients); nullopt for kAbsent.
 Tensor parameter_view(const ParameterLayout& layout, const vk::BufferSlice& buffer, int index);
 std::optional<Tensor> optional_view(const ParameterLayout& layout, const vk::BufferSlice& buffer, int index);
+
+// Rows [begin, begin + rows) of a (.., cols) f32 tensor as (1, rows, cols).
+Tensor row_range(const Tensor& t, int64_t begin, int64_t rows, int64_t cols);
 
 inline const Tensor* ptr(const std::optional<Tensor>& t) { return t ? &*t : nullptr; }
 
@@ -62,6 +66,13 @@ struct BlockTensors {
   // Mixed precision only (training, BlockPass::half_weights): the linear layers' inputs rounded to
   // f16, what their matmuls read and the backward's weight gradients read again.
   Tensor ln1_h, atty_h, ln2_h, fch_act_h;  // (n, C), (n, C), (n, C), (n, H) f16
+  // Decoding several sequences at once (GptDecoder::step): row r is the next token of the sequence
+  // whose cache in this layer is row_caches[r] (1, seq_len, Q), at position row_positions[r]. The
+  // projection goes to qkv_raw (n, Q), each row is transformed or copied into its cache row, and
+  // attention runs row by row over its own cache (qkv and attention_qkv are unused). Per row these
+  // are the kernels a one-token chunk runs, so each sequence's numbers do not depend on the batch.
+  std::span<const Tensor> row_caches;
+  std::span<const int> row_positions;
 };
 
 // How the block runs: training keeps every intermediate and writes new residual tensors; decoding

@@ -48,7 +48,6 @@ static const MatmulTile kCpuPortableTile{64, 64, 16, 8, 8};
 //   invocation per workgroup, one row of 16 columns. The 128-row tile would load its shared row 128
 //   times over; this measured 7x faster for d6 decode steps (perf/kernels.md).
 static const MatmulTile kCpuSkinnyTile{1, 16, 4, 1, 16};
-constexpr int64_t kSkinnyRows = 4;
 
 // matmul_texel.comp's tiles, by scheme (see the shader). Bigger register tiles win although their
 // accumulators live on the stack (32 ymm registers hold 32 floats per lane): a spilled accumulator

@@ -21,6 +21,10 @@ namespace alpha::ops {
 
 enum class Layout { NN, NT, TN };
 
+// At most this many rows of C take the decoding kernels (matvec_texel.comp, or the one-row CPU
+// tile), which compute each row the same way whatever the row count: batched decoding relies on it.
+constexpr int64_t kSkinnyRows = 4;
+
 // Tile sizes: specialization constants of matmul.comp. Workgroup = (BM/TM)·(BN/TN) invocations.
 struct MatmulTile {
   uint32_t bm, bn, bk, tm, tn;
