@@ -231,7 +231,6 @@ int HttpServer::port() const {
 
 void HttpServer::run() {
   auto& acceptor = impl_->acceptor;
-  const tcp protocol = impl_->protocol;
   while (!stopping_) {
     const int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {

@@ -138,7 +138,8 @@ curl -sN "${json[@]}" -d '{"messages": [{"role": "user", "content": "hi"}], "max
 freed=""
 for _ in $(seq 1 50); do
   health=$(curl -s "$base/health")
-  grep -q '"busy_slots":0' <<<"$health" && freed=1 && break
+  # the slot frees before the connection's log line is written: wait for both
+  grep -q '"busy_slots":0' <<<"$health" && grep -q "(client gone)" "$work/main.log" && freed=1 && break
   sleep 0.1
 done
 steps_after=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["decode_steps"])' "$health")
