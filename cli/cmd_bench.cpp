@@ -18,7 +18,9 @@
 #include "cli/options.h"
 #include "common/error.h"
 #include "engine/gpt/flops.h"
+#include "engine/ops/matmul_tuning.h"
 #include "perf/bench_report.h"
+#include "perf/matmul_tuning.h"
 #include "perf/serve_bench.h"
 #include "version.h"
 
@@ -45,6 +47,7 @@ struct BenchOptions {
   std::string json;     // write every result here as one JSON object
   bool record = false;  // append one row per metric to the history CSV
   bool check = false;   // fail when a metric regressed against the history CSV
+  bool tune = false;    // time the matmul tile candidates at --shapes and save the winner
 };
 
 std::vector<std::string> split(const std::string& list) {
@@ -407,7 +410,47 @@ void check_regressions(const std::vector<perf::HistoryRow>& history,
              100 * perf::kRegressionMargin, history_file);
 }
 
+// --tune: every candidate tile at the --shapes models' linear layers; the fastest is saved for the
+// device.
+void run_tune(const BenchOptions& o) {
+  const int64_t tokens = int64_t(o.batch) * o.seq;
+  std::vector<perf::MatmulCase> cases;
+  for (const auto& model : split(o.shapes))
+    for (auto& c : perf::gpt_matmul_cases(model, bench_config(model, o), tokens))
+      cases.push_back(c);
+  vk::Context context(context_options());
+  const auto& info = context.info();
+  fmt::print(
+      "device: {} ({}, {} {})\ntuning the matmul tile at {} (B·T {}): {} shapes, each candidate in "
+      "turn\n",
+      info.name, info.type_name(), info.driver_name, info.driver_info, o.shapes, tokens,
+      cases.size());
+  perf::MatmulBenchOptions options;
+  options.iters = o.iters;
+  options.warmup = o.warmup;
+  options.budget_ms = budget_ms(o);
+  const auto result = perf::tune_matmul_tile(
+      context, cases, fmt::format("{} at B·T {}", o.shapes, tokens), options);
+  fmt::print("\n{:<20} {:>10}  {}\n", "tile", "total ms", "per shape ms");
+  for (const auto& c : result.candidates) {
+    std::string per_case;
+    for (double ms : c.case_ms) per_case += fmt::format("{:.3f} ", ms);
+    if (!c.error.empty()) per_case = "failed: " + c.error;
+    fmt::print("{:<20} {:>10.3f}  {}{}\n", c.tile.to_string(), c.total_ms, per_case,
+               c.tile.to_string() == result.winner.to_string() ? " <- fastest" : "");
+  }
+  fmt::print(
+      "saved {} in {}: matmuls without an explicit tile use it from now on (ALPHA_MATMUL_TILE "
+      "overrides)\n",
+      result.winner.to_string(), ops::matmul_tuning_path(info).string());
+  if (info.type == VK_PHYSICAL_DEVICE_TYPE_CPU)
+    fmt::print(
+        "on a CPU device the texel kernels take every matmul whose shapes they fit; the tile "
+        "serves the rest\n");
+}
+
 void run_bench(const BenchOptions& o) {
+  if (o.tune) return run_tune(o);
   if (o.iters < 1) fail("--iters must be at least 1");
   if (o.warmup < 0) fail("--warmup must not be negative");
   if (o.size < 0) fail("--size must not be negative");
@@ -514,6 +557,10 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--vocab", o.vocab,
                   "Vocabulary size (default 4096 below d12, else the preset's)");
+  cmd->add_flag(
+      "--tune", o.tune,
+      "Time the matmul tile candidates at the --shapes models' linear layers and save the fastest "
+      "for this device and driver (next to the pipeline cache); matmuls use it from then on");
   cmd->add_flag("--vs-torch", o.vs_torch,
                 "Also time PyTorch doing the identical work (perf/torch_baseline.py: CUDA when "
                 "torch sees a GPU, "

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "engine/ops/matmul_tuning.h"
 #include "engine/vk/context.h"
 
 namespace alpha::cli {
@@ -39,6 +40,11 @@ static void print_devices() {
     for (const auto& s : d.coopmat_shapes)
       fmt::print("      {}x{}x{} {} -> {} ({})\n", s.m, s.n, s.k, s.a_type, s.c_type,
                  s.nv ? "NV" : "KHR");
+    if (const auto tuning = ops::load_matmul_tuning(d))
+      fmt::print("    matmul tile     {} (tuned on {}, {})\n", tuning->tile.to_string(),
+                 tuning->shapes, tuning->measured);
+    else
+      fmt::print("    matmul tile     the default (not tuned: alpha bench --tune)\n");
     if (std::string reason = d.unusable_reason(); !reason.empty()) fmt::print("    unusable        {}\n", reason);
   }
   fmt::print("disabled fast paths: {}\n", switches.describe());

@@ -17,6 +17,7 @@
 #include "engine/ops/gelu.h"
 #include "engine/ops/launch.h"
 #include "engine/ops/layernorm.h"
+#include "engine/ops/matmul_tuning.h"
 #include "engine/vk/context.h"
 
 namespace alpha::ops {
@@ -92,6 +93,7 @@ MatmulTile parse_matmul_tile(const std::string& text) {
 
 MatmulTile default_matmul_tile(const vk::CommandStream& stream) {
   if (const char* env = std::getenv("ALPHA_MATMUL_TILE"); env && *env) return parse_matmul_tile(env);
+  if (const auto tuned = tuned_matmul_tile(stream.context().info())) return *tuned;
   const bool cpu = stream.context().info().type == VK_PHYSICAL_DEVICE_TYPE_CPU;
   return !cpu ? kGpuTile : cpu_matmul_disabled() ? kCpuPortableTile : kCpuTile;
 }

@@ -34,7 +34,8 @@ struct MatmulTile {
   std::string to_string() const;
 };
 
-// The tile for this device class (see the table in matmul.cpp), or ALPHA_MATMUL_TILE=BMxBNxBKxTMxTN.
+// ALPHA_MATMUL_TILE=BMxBNxBKxTMxTN, else the device's tuned tile (matmul_tuning.h), else the one
+// for its device class (see the table in matmul.cpp).
 MatmulTile default_matmul_tile(const vk::CommandStream& stream);
 // Parses "BMxBNxBKxTMxTN"; throws alpha::Error on a malformed or unusable tile.
 MatmulTile parse_matmul_tile(const std::string& text);

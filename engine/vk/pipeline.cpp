@@ -29,23 +29,24 @@ static uint64_t fnv1a(const uint8_t* data, size_t bytes) {
   return hash;
 }
 
-static std::filesystem::path default_cache_dir() {
+std::filesystem::path cache_dir() {
   if (const char* dir = std::getenv("ALPHA_CACHE_DIR"); dir && *dir) return dir;
   if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::filesystem::path(xdg) / "alpha";
   if (const char* home = std::getenv("HOME"); home && *home) return std::filesystem::path(home) / ".cache/alpha";
   return {};
 }
 
+std::string device_cache_key(const DeviceInfo& info) {
+  std::string uuid;
+  for (uint8_t byte : info.pipeline_cache_uuid) uuid += fmt::format("{:02x}", byte);
+  return fmt::format("{:04x}-{:04x}-{}", info.vendor_id, info.device_id, uuid);
+}
+
 PipelineRegistry::PipelineRegistry(Context& context) : context_(context) {
   const char* setting = std::getenv("ALPHA_PIPELINE_CACHE");
   bool enabled = !(setting && std::strcmp(setting, "0") == 0);
-  if (enabled && !default_cache_dir().empty()) {
-    const auto& info = context.info();
-    std::string uuid;
-    for (uint8_t byte : info.pipeline_cache_uuid) uuid += fmt::format("{:02x}", byte);
-    cache_path_ = default_cache_dir() /
-                  fmt::format("pipelines-{:04x}-{:04x}-{}.bin", info.vendor_id, info.device_id, uuid);
-  }
+  if (enabled && !cache_dir().empty())
+    cache_path_ = cache_dir() / fmt::format("pipelines-{}.bin", device_cache_key(context.info()));
   load_cache();
 }
 

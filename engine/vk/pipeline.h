@@ -16,6 +16,15 @@
 
 namespace alpha::vk {
 
+struct DeviceInfo;
+
+// Where alpha keeps per-device caches: ALPHA_CACHE_DIR, else $XDG_CACHE_HOME/alpha, else
+// ~/.cache/alpha; empty when none of them is set.
+std::filesystem::path cache_dir();
+// "VENDOR-DEVICE-UUID": names a device's cache files; the pipeline-cache UUID changes with the
+// driver.
+std::string device_cache_key(const DeviceInfo& info);
+
 class Context;
 
 struct PipelineDesc {

@@ -2,14 +2,14 @@
 # `alpha bench` on tiny shapes: the matmul, kernel and training tables, the JSON report (every field
 # present, positive and finite; FLOP and byte counts by hand), the PyTorch peer beside every row
 # (--vs-torch, the inference rows' too), --record/--check against a history CSV, and bad input ->
-# one clear line, exit != 0.
+# one clear line, exit != 0; --tune saves a tile that later runs use.
 # No test asserts a speed. Usage: test_bench.sh PATH/TO/alpha
 set -u
 alpha=$1
 source "$(dirname "$0")/common.sh"
 
 expect_fail "bad tile" "is not BMxBNxBKxTMxTN" "$alpha" bench --tile 64x64 --size 8
-expect_fail "unknown op" "unknown op 'conv' (known: matmul, attention, layernorm, gelu, softmax_xent, adamw, train, infer)" \
+expect_fail "unknown op" "unknown op 'conv' (known: matmul, attention, layernorm, gelu, softmax_xent, adamw, train, infer, serve)" \
   "$alpha" bench --ops conv
 expect_fail "bench bad model" "unknown model preset 'x7'" "$alpha" bench --ops train --model x7
 expect_fail "bench bad shapes" "unknown model preset 'q1'" "$alpha" bench --ops layernorm --shapes q1
@@ -250,8 +250,36 @@ else
   fail "bench --vs-torch without python: $out"
 fi
 
+# --tune: every candidate timed at the --shapes linear layers, the fastest saved for the device in
+# the cache directory (read by python's json), shown by alpha devices and used by later runs; a
+# damaged file is ignored with a warning, never an error.
+cache=$tmp/cache
+out=$(ALPHA_CACHE_DIR=$cache "$alpha" bench --tune --shapes d1 --batch 2 --seq 24 --iters 2 --warmup 1 2>&1)
+tuning=$(ls "$cache"/matmul-tile-*.json 2>/dev/null | head -1)
+winner=$(sed -n 's/^saved \([0-9x]*\) in .*/\1/p' <<<"$out")
+if [ $? -eq 0 ] && [ -n "$winner" ] && grep -q "<- fastest" <<<"$out" && [ -f "$tuning" ] &&
+   /usr/bin/python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["tile"] == sys.argv[2]
+assert len(j["candidates"]) >= 3 and all(c["total_ms"] > 0 for c in j["candidates"])' "$tuning" "$winner"; then
+  pass "bench --tune times the candidates and saves the fastest ($winner)"
+else
+  fail "bench --tune: $out"
+fi
+out=$(ALPHA_CACHE_DIR=$cache "$alpha" devices 2>&1)
+grep -q "matmul tile     $winner (tuned on d1 at B·T 48" <<<"$out" && pass "alpha devices shows the tuned tile" ||
+  fail "devices after --tune: $out"
+out=$(ALPHA_CACHE_DIR=$cache ALPHA_DISABLE_TEXEL=1 "$alpha" bench --ops matmul --shapes d1 --batch 2 --seq 24 --iters 1 \
+  --warmup 0 --no-naive 2>&1)
+grep -q "tiled $winner" <<<"$out" && pass "later runs use the tuned tile" || fail "bench after --tune: $out"
+echo '{"tile": "64x6' >"$tuning"
+out=$(ALPHA_CACHE_DIR=$cache "$alpha" devices 2>&1)
+if [ $? -eq 0 ] && grep -q "warning: ignoring the matmul tuning" <<<"$out" && grep -q "matmul tile     the default" <<<"$out"; then
+  pass "a damaged tuning file is ignored with a warning"
+else
+  fail "devices with a damaged tuning file: $out"
+fi
+
 out=$("$alpha" bench --help) && grep -q "15% slower" <<<"$out" && grep -q -- "--record" <<<"$out" &&
-  grep -q -- "--shapes" <<<"$out" && pass "bench --help states the --check margin and the options" ||
+  grep -q -- "--shapes" <<<"$out" && grep -q -- "--tune" <<<"$out" && pass "bench --help states the --check margin and the options" ||
   fail "bench --help: $out"
 rm -rf "$tmp"
 

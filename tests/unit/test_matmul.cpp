@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "engine/ops/matmul.h"
+#include "engine/ops/matmul_tuning.h"
 #include "engine/tensor.h"
 #include "engine/vk/arena.h"
 #include "engine/vk/command_stream.h"
@@ -248,6 +249,23 @@ TEST_CASE_FIXTURE(GpuFixture,
   for (const Coopmat kind : kinds)
     for (const DType a_dtype : {DType::f16, DType::f32})
       for (const auto& shape : shapes) check_matmul(shape, std::nullopt, a_dtype, DType::f16, kind);
+}
+
+// alpha bench --tune may save any of its candidates, for a CPU device or a GPU: each must be right.
+TEST_CASE_FIXTURE(GpuFixture, "every tile the tuner may choose matches the CPU reference") {
+  const std::vector<MatmulCase> shapes = {{37, 53, 29, Layout::NN, false, false},
+                                          {70, 33, 131, Layout::NT, true, true},
+                                          {131, 45, 66, Layout::TN, true, false},
+                                          {2, 45, 29, Layout::NN, true, true}};
+  vk::DeviceInfo as_gpu = gpu().info(), as_cpu = gpu().info();
+  as_gpu.type = VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU;
+  as_cpu.type = VK_PHYSICAL_DEVICE_TYPE_CPU;
+  for (const auto* info : {&as_cpu, &as_gpu}) {
+    const auto candidates = ops::matmul_tile_candidates(*info);
+    CHECK(candidates.size() >= 3);
+    for (const auto& tile : candidates)
+      for (const auto& shape : shapes) check_matmul(shape, tile);
+  }
 }
 
 TEST_CASE_FIXTURE(GpuFixture, "matmul_naive matches the CPU reference") {
