@@ -23,7 +23,7 @@ const browser = await chromium.launch({
 const page = await browser.newPage({viewport: {width: 1100, height: 800}});
 const pageErrors = [];
 page.on("pageerror", (error) => pageErrors.push(error.message));
-page.setDefaultTimeout(60000);
+page.setDefaultTimeout(30000);
 const shot = (name) => page.screenshot({path: path.join(artifacts, name), fullPage: true});
 
 // The last assistant reply, once its stream has ended.
@@ -40,6 +40,7 @@ try {
   await page.waitForFunction((id) => document.getElementById("model").textContent.includes(id), modelId);
   check("the chat page shows the model's name from /v1/models", true);
 
+  await page.click("#toggle-settings");
   await page.fill("#max_tokens", "24");
   await page.dispatchEvent("#max_tokens", "change");
   await page.evaluate(() => {  // every text the reply bubble shows, as it shows it
