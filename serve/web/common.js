@@ -50,9 +50,15 @@ async function errorMessage(response) {
     `${response.status} ${response.statusText}`;
 }
 
+// The API key the chat page keeps (its settings), as the bearer token every API request carries.
+function apiHeaders() {
+  const key = (localStorage.getItem("alpha.api_key") || "").trim();
+  return key ? {"Authorization": "Bearer " + key} : {};
+}
+
 // GET url as JSON; throws an Error with the server's message when it answers with an error.
-async function getJson(url, headers = {}) {
-  const response = await fetch(url, {cache: "no-store", headers});
+async function getJson(url) {
+  const response = await fetch(url, {cache: "no-store", headers: apiHeaders()});
   if (!response.ok) throw new Error(await errorMessage(response));
   return response.json();
 }

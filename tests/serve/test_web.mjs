@@ -72,7 +72,8 @@ try {
 
   // --- model text is text: a fake stream carrying markup, fulfilled in place of the server's ---
   const hostile = ["<img src=x onerror=window.__xss=1>", " <script>window.__xss=2</script>", " <b>bold</b>"];
-  await page.route("**/v1/chat/completions", (route) => route.fulfill({
+  let sent = null;
+  await page.route("**/v1/chat/completions", (route) => (sent = route.request()) && route.fulfill({
     status: 200,
     headers: {"content-type": "text/event-stream"},
     body: [{role: "assistant"}, ...hostile.map((content) => ({content}))]
@@ -80,6 +81,7 @@ try {
       .join("") + "data: [DONE]\n\n",
   }));
   await page.click("#new");
+  await page.fill("#api_key", "sk-test");
   await page.fill("#input", "say something hostile");
   await page.press("#input", "Enter");
   const shown = await finishedReply();
@@ -88,6 +90,11 @@ try {
   check("markup in a reply never runs or renders",
     await page.evaluate(() => window.__xss === undefined && !document.querySelector("#messages img, #messages script, #messages b")));
   await shot("chat-markup.png");
+  const request = sent.postDataJSON();
+  check("the request carries the API key, the settings and only the new chat's turn",
+    sent.headers()["authorization"] === "Bearer sk-test" && request.stream === true && request.max_tokens === 24 &&
+    typeof request.top_k === "number" && request.messages.length === 1, JSON.stringify(request));
+  await page.fill("#api_key", "");
 
   // --- an OpenAI-shaped error is shown ---
   await page.unroute("**/v1/chat/completions");
