@@ -1,5 +1,7 @@
-// The web pages' routes (the chat page, the runs dashboard and its JSON API): answered from assets
-// embedded in the binary. The API server sends every GET that is not an API endpoint here.
+// The web side of `alpha serve`: the chat page (/), the runs dashboard (/runs, /runs/NAME) and the
+// runs JSON API (/api/runs, /api/runs/NAME?since=N), answered from the embedded pages (serve/web/)
+// and the run folders under runs_dir. The HTTP server owns sockets, methods and headers; it passes
+// each GET request's target here.
 #pragma once
 
 #include <filesystem>

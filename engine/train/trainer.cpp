@@ -23,6 +23,7 @@
 #include "engine/train/data/batch_loader.h"
 #include "engine/train/data/token_cache.h"
 #include "engine/train/run.h"
+#include "engine/train/run_state.h"
 #include "tokenizer/file_io.h"
 #include "tokenizer/load.h"
 
@@ -108,6 +109,10 @@ std::filesystem::path run_training(vk::Context& context, const TrainOptions& opt
   // call created is removed again, so a bad --data leaves nothing behind.
   const bool created = !std::filesystem::exists(run_dir);
   std::filesystem::create_directories(run_dir);
+  // Held while this process trains the run (run_state.h): a resumed run's config.json exists
+  // already, a new run's is locked once written.
+  std::optional<TrainingLock> lock;
+  if (checkpoint) lock.emplace(run_dir);
   const auto tokenizer_path =
       options.tokenizer_artifacts.empty() ? run_dir / "tokenizer.bin" : options.tokenizer_artifacts;
   std::optional<tok::Tokenizer> tokenizer;
@@ -180,6 +185,7 @@ std::filesystem::path run_training(vk::Context& context, const TrainOptions& opt
                         {"precision_used", gpt::precision_name(model.precision())},
                         {"driver", fmt::format("{} {}", info.driver_name, info.driver_info)}});
     tok::write_file_atomic(run_dir / "config.json", config_json.dump(2) + "\n");
+    lock.emplace(run_dir);
   }
 
   // Where the loader stands after the batches of the last step taken: what a checkpoint records

@@ -1,5 +1,6 @@
-# Sourced by the CLI test scripts: pass/fail counting, the closing summary line, expect_fail for bad
-# input, and a small generated corpus for training runs.
+# Sourced by the CLI test scripts (and tests/serve/test_web.sh): pass/fail counting, the closing summary
+# line, expect_fail for bad input, a small generated corpus for training runs, and skipping for a
+# missing tool or npm package.
 failures=0
 passes=0
 pass() { passes=$((passes + 1)); echo "ok: $1"; }
@@ -29,4 +30,41 @@ make_corpus() {
   for i in $(seq 1 300); do
     echo "the quick brown fox $((i % 17)) jumps over the lazy dog and the cat sat on mat number $((i % 11))."
   done >"$1"
+}
+
+# skip MESSAGE: exit 77 (meson's "skipped"); with CI=true a missing tool is a failure instead.
+skip() {
+  if [ "${CI:-}" = true ]; then
+    echo "FAIL: $1" >&2
+    exit 1
+  fi
+  echo "skip: $1" >&2
+  exit 77
+}
+
+# npm_cached PACKAGE VERSION FILE: installs PACKAGE@VERSION once into a cache folder (ALPHA_NPM_CACHE, else
+# ~/.cache/alpha/npm) unless it holds FILE (relative to the package) already, and prints the package's
+# folder. Skips where node, npm or the package cannot be had.
+npm_cached() {
+  local name=$1 version=$2 file=$3
+  local folder=${name#@}
+  local cache=${ALPHA_NPM_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/alpha/npm}/${folder//\//-}-$version
+  local package=$cache/node_modules/$name
+  command -v node >/dev/null 2>&1 || skip "node is missing (apt-get install nodejs npm)"
+  if [ ! -f "$package/$file" ]; then
+    command -v npm >/dev/null 2>&1 || skip "npm is missing (apt-get install npm)"
+    mkdir -p "$(dirname "$cache")"
+    local tmp log
+    tmp=$(mktemp -d "$cache.tmp.XXXXXX")
+    if timeout 300 npm install --prefix "$tmp" --no-audit --no-fund --no-save --loglevel=error \
+      "$name@$version" >"$tmp.log" 2>&1 && [ -f "$tmp/node_modules/$name/$file" ]; then
+      mv -T "$tmp" "$cache" 2>/dev/null || rm -rf "$tmp"  # another test run may have won the race
+      rm -f "$tmp.log"
+    else
+      log=$(tail -3 "$tmp.log" | tr '\n' ' ')
+      rm -rf "$tmp" "$tmp.log"
+      skip "cannot install $name@$version from the npm registry: $log"
+    fi
+  fi
+  echo "$package"
 }

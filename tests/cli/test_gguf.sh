@@ -12,34 +12,8 @@ alpha=$1
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/common.sh"
 
-skip() {
-  if [ "${CI:-}" = true ]; then
-    echo "FAIL: $1"
-    exit 1
-  fi
-  echo "skip: $1"
-  exit 77
-}
-
 # --- the reader: @huggingface/gguf, pinned, installed once into a cache folder ---
-version=0.4.6
-cache=${ALPHA_NPM_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/alpha/npm}/huggingface-gguf-$version
-package=$cache/node_modules/@huggingface/gguf
-command -v node >/dev/null 2>&1 || skip "node is missing (apt-get install nodejs npm)"
-if [ ! -f "$package/dist/index.mjs" ]; then
-  command -v npm >/dev/null 2>&1 || skip "npm is missing (apt-get install npm)"
-  mkdir -p "$(dirname "$cache")"
-  tmp=$(mktemp -d "$cache.tmp.XXXXXX")
-  if timeout 300 npm install --prefix "$tmp" --no-audit --no-fund --no-save --loglevel=error \
-    "@huggingface/gguf@$version" >"$tmp.log" 2>&1 && [ -f "$tmp/node_modules/@huggingface/gguf/dist/index.mjs" ]; then
-    mv -T "$tmp" "$cache" 2>/dev/null || rm -rf "$tmp"  # another test run may have won the race
-    rm -f "$tmp.log"
-  else
-    log=$(tail -3 "$tmp.log" | tr '\n' ' ')
-    rm -rf "$tmp" "$tmp.log"
-    skip "cannot install @huggingface/gguf@$version from the npm registry: $log"
-  fi
-fi
+package=$(npm_cached @huggingface/gguf 0.4.6 dist/index.mjs) || exit $?
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
