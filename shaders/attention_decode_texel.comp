@@ -12,6 +12,11 @@
 // HS % 32 == 0 as for the other texel attention kernels (the launcher checks). Keys past the query
 // are clamped to a valid row and weighted 0, so the loop has no branch. The order of additions
 // depends only on the shape: the same bits every run.
+// ROWS (GptDecoder::step, several sequences in one dispatch): qkv is a layer's KV cache (S, T, W),
+// S sequences (slots) of T rows each, and workgroup x is step row r, whose query is row POS of
+// sequence SLOT, read from rows[r] = (token, POS, SLOT, 0); out is (R, C) and lse (R, NH). Only the
+// addressing differs from the plain kernel run on that sequence's first POS + 1 rows with FIRST =
+// POS, so each row's bits are the same as that one-row call's.
 
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_shuffle : require
@@ -29,7 +34,10 @@ layout(constant_id = 0) const uint HS = 64;  // head size: a multiple of 32, at 
 
 layout(rgba32f, binding = 0) uniform readonly imageBuffer qkv4;  // (B, T, W)
 layout(binding = 1) writeonly buffer Out { vec4 out4[]; };       // (B, TQ, C)
-layout(binding = 2) writeonly buffer Lse { float lse[]; };       // (B, NH, TQ)
+layout(binding = 2) writeonly buffer Lse { float lse[]; };       // (B, NH, TQ); ROWS: (R, NH)
+#ifdef ROWS
+layout(binding = 3) readonly buffer Rows { ivec4 rows[]; };      // (R): (token, position, slot, 0)
+#endif
 
 const uint H4 = HS / 4;  // texels per head row
 const float LOG2E = 1.4426950408889634;
@@ -38,9 +46,18 @@ const float LOWEST = -3.402823466e38;  // the running max before any key: finite
 
 void main() {
   const uint lane = gl_SubgroupInvocationID;
-  const uint T = p.T, C4 = p.C / 4, TQ = p.T - p.FIRST;
+  const uint T = p.T, C4 = p.C / 4;
+#ifdef ROWS
+  const uint r = gl_WorkGroupID.x, h = gl_WorkGroupID.y;
+  const ivec4 row = rows[r];
+  const uint b = uint(row.z), t = uint(row.y);  // the row's sequence and position: keys 0..t
+  const uint out_at = r * C4 + h * H4, lse_at = r * p.NH + h;
+#else
+  const uint TQ = p.T - p.FIRST;
   const uint tq = gl_WorkGroupID.x, h = gl_WorkGroupID.y % p.NH, b = gl_WorkGroupID.y / p.NH;
   const uint t = p.FIRST + tq;  // the query's position: keys 0..t
+  const uint out_at = (b * TQ + tq) * C4 + h * H4, lse_at = (b * p.NH + h) * TQ + tq;
+#endif
   const uint row4 = C4 + 2 * p.NKV * H4;  // texels per qkv row
   const int head = int(b * T * row4 + h * H4);
   const uint kv = h / (p.NH / p.NKV);
@@ -85,8 +102,7 @@ void main() {
 
   // every lane holds the totals: lane l stores the head's texels l, l + 8, ...
   const float inv = 1.0 / s;
-  const uint out_at = (b * TQ + tq) * C4 + h * H4;
   [[unroll]] for (uint d = 0; d < H4; ++d)
     if (d % 8 == lane) out4[out_at + d] = acc[d] * inv;
-  if (lane == 0) lse[(b * p.NH + h) * TQ + tq] = (mx + log2(s)) * LN2;
+  if (lane == 0) lse[lse_at] = (mx + log2(s)) * LN2;
 }

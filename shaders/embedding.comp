@@ -5,6 +5,8 @@
 //                       NO_POSITIONS (rotary models) there is no wpe: out[n, c] = wte[tokens[n], c].
 //   EMBEDDING_DWTE:     dwte[v, c] += sum over n with tokens[n] == v of dout[n, c]   (d out / d wte)
 //   EMBEDDING_DWPE:     dwpe[t, c] += sum over b of dout[b*T + t, c]                  (d out / d wpe)
+// ROWS (with EMBEDDING_FORWARD; GptDecoder::step): tokens holds N rows of (token, position, slot,
+// 0) and row n's position is its own: out[n, c] = wte[token, c] + wpe[position, c].
 // Backward sums run in ascending n (resp. b) inside one invocation: no atomics, bit-reproducible.
 // DWTE: invocation (c, vocabulary part y) owns dwte[v, c] for v in part y and walks all N tokens, so
 // the result does not depend on how many parts the launcher picks (same additions, same order);
@@ -32,7 +34,16 @@ layout(binding = 2) writeonly buffer Out { float out_[]; };
 #else
 layout(binding = 2) readonly buffer Wpe { float wpe[]; };
 layout(binding = 3) writeonly buffer Out { float out_[]; };
+#ifdef ROWS
+#define POSITION(n, c) wpe[uint(tokens[(n) * 4 + 1]) * p.C + (c)]
+#else
 #define POSITION(n, c) wpe[((n) % p.T) * p.C + (c)]
+#endif
+#endif
+#ifdef ROWS
+#define TOKEN(n) tokens[(n) * 4]
+#else
+#define TOKEN(n) tokens[n]
 #endif
 #elif defined(EMBEDDING_DWTE)
 layout(binding = 0) readonly buffer Tokens { int tokens[]; };
@@ -51,7 +62,7 @@ void main() {
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
   for (uint i = gl_GlobalInvocationID.x; i < total; i += stride) {
     const uint n = i / p.C, c = i - n * p.C;
-    const uint token = uint(tokens[n]);  // negative ids wrap to >= vocab_total
+    const uint token = uint(TOKEN(n));  // negative ids wrap to >= vocab_total
     const uint local = token - p.vocab_offset;
     if (token >= p.vocab_total)
       out_[i] = uintBitsToFloat(0x7fc00000u);

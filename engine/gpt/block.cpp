@@ -3,6 +3,8 @@
 // MLP, projection + residual.
 #include "engine/gpt/block.h"
 
+#include <algorithm>
+
 #include "common/error.h"
 #include "engine/gpt/lm_head.h"
 #include "engine/ops/attention.h"
@@ -146,33 +148,57 @@ void block_forward(vk::CommandStream& stream, const GptConfig& config, const Blo
   };
   const BlockWeights& h = half ? *half : w;  // the weights the matmuls read
 
+  // A decoding step's rows go through the matmuls in groups of at most ops::kSkinnyRows (the
+  // decode kernels compute every row of such a group alike, so a row's bits do not depend on the
+  // others); everything else runs once over all rows. `rows(t, g, k)`: rows g..g+k-1 of t.
   const bool batched = !t.row_caches.empty();
-  norm_project(residual, w.ln1_w, w.ln1_b, w.qkv_w, h.qkv_w, w.qkv_b,
-               qk || batched ? t.qkv_raw : t.qkv, t.ln1, t.ln1_h, t.ln1_mean, t.ln1_rstd, nullptr);
+  const int64_t n_rows = residual.numel() / config.n_embd;
+  auto rows = [&](const Tensor& x, int64_t first, int64_t count) -> Tensor {
+    if (!batched || x.slice.size == 0) return x;
+    if (x.shape.size() == 1) return Tensor{{count}, x.dtype, x.slice.sub(first * 4, count * 4)};
+    return row_range(x, first, count, x.cols());
+  };
+  auto in_groups = [&](const auto& f) {
+    const int64_t group = batched ? ops::kSkinnyRows : std::max<int64_t>(n_rows, 1);
+    for (int64_t g = 0; g < n_rows; g += group) f(g, std::min(group, n_rows - g));
+  };
+  in_groups([&](int64_t g, int64_t k) {
+    norm_project(rows(residual, g, k), w.ln1_w, w.ln1_b, w.qkv_w, h.qkv_w, w.qkv_b,
+                 rows(qk || batched ? t.qkv_raw : t.qkv, g, k), rows(t.ln1, g, k), t.ln1_h,
+                 rows(t.ln1_mean, g, k), rows(t.ln1_rstd, g, k), nullptr);
+  });
   const Tensor no_rope;
   const Tensor& rope = pass.rope_table ? *pass.rope_table : no_rope;
   if (batched) {
     // per-row statistics start at multiples of 4 floats (the decoder pads them: binding alignment)
-    const int64_t Q = t.qkv_raw.cols(), NH = config.n_head, NQK = NH + config.kv_heads();
-    auto at_row = [](int64_t r, int64_t n) { return r * ((n + 3) / 4 * 4) * 4; };
-    for (size_t r = 0; r < t.row_caches.size(); ++r) {
-      const Tensor& cache = t.row_caches[r];
-      const int pos = t.row_positions[r];
-      const Tensor row = row_range(t.qkv_raw, r, 1, Q), cached = row_range(cache, pos, 1, Q);
-      if (qk) {
+    const int64_t n = static_cast<int64_t>(t.row_caches.size()), Q = t.qkv_raw.cols();
+    const int64_t C = config.n_embd, NH = config.n_head, NQK = NH + config.kv_heads();
+    auto at_row = [](int64_t r, int64_t width) { return r * ((width + 3) / 4 * 4) * 4; };
+    const Tensor projected{{n, Q}, DType::f32, t.qkv_raw.slice};
+    if (qk) {
+      for (int64_t r = 0; r < n; ++r) {
+        const int pos = t.row_positions[r];
         const Tensor rstd =
             config.qk_norm
                 ? Tensor{{1, NQK}, DType::f32, t.qk_rstd.slice.sub(at_row(r, NQK), NQK * 4)}
                 : Tensor{};
-        ops::qk_transform_forward(stream, qk_transform(config), row, cached, rstd, rope, pass.T,
-                                  pos);
-      } else
-        ops::copy(stream, row, cached);
-      ops::attention_forward(stream, row_range(cache, 0, pos + 1, Q),
-                             row_range(t.atty, r, 1, config.n_embd),
-                             Tensor{{1, NH, 1}, DType::f32, t.lse.slice.sub(at_row(r, NH), NH * 4)},
-                             config.n_head, pos, config.kv_heads());
+        ops::qk_transform_forward(stream, qk_transform(config), row_range(t.qkv_raw, r, 1, Q),
+                                  row_range(t.row_caches[r], pos, 1, Q), rstd, rope, pass.T, pos);
+      }
+    } else {
+      ops::kv_cache_write(stream, t.step_rows, projected, t.layer_cache);
     }
+    const Tensor lse_rows{{n, NH}, DType::f32, t.lse.slice.sub(0, n * NH * 4)};
+    if (!ops::attention_decode_rows(stream, t.layer_cache, t.step_rows,
+                                    Tensor{{n, C}, DType::f32, t.atty.slice}, lse_rows,
+                                    config.n_head, config.kv_heads()))
+      for (int64_t r = 0; r < n; ++r) {
+        const int pos = t.row_positions[r];
+        ops::attention_forward(
+            stream, row_range(t.row_caches[r], 0, pos + 1, Q), row_range(t.atty, r, 1, C),
+            Tensor{{1, NH, 1}, DType::f32, t.lse.slice.sub(at_row(r, NH), NH * 4)}, config.n_head,
+            pos, config.kv_heads());
+      }
   } else {
     if (qk)
       ops::qk_transform_forward(stream, qk_transform(config), t.qkv_raw, t.qkv, t.qk_rstd, rope,
@@ -180,13 +206,20 @@ void block_forward(vk::CommandStream& stream, const GptConfig& config, const Blo
     ops::attention_forward(stream, t.attention_qkv, t.atty, t.lse, config.n_head, pass.pos0,
                            config.kv_heads());
   }
-  project_add(t.atty, t.atty_h, w.attn_proj_w, h.attn_proj_w, w.attn_proj_b, residual, t.attproj,
-              t.residual2);
+  in_groups([&](int64_t g, int64_t k) {
+    project_add(rows(t.atty, g, k), t.atty_h, w.attn_proj_w, h.attn_proj_w, w.attn_proj_b,
+                rows(residual, g, k), t.attproj, t.residual2);
+  });
   const Tensor& mid = pass.decoding ? residual : t.residual2;
-  norm_project(mid, w.ln2_w, w.ln2_b, w.fc_w, h.fc_w, w.fc_b, t.fch, t.ln2, t.ln2_h, t.ln2_mean,
-               t.ln2_rstd, &t.fch_act);
-  project_add(t.fch_act, t.fch_act_h, w.fc_proj_w, h.fc_proj_w, w.fc_proj_b, mid, t.fcproj,
-              t.residual3);
+  in_groups([&](int64_t g, int64_t k) {
+    const Tensor act = rows(t.fch_act, g, k);
+    norm_project(rows(mid, g, k), w.ln2_w, w.ln2_b, w.fc_w, h.fc_w, w.fc_b, rows(t.fch, g, k),
+                 rows(t.ln2, g, k), t.ln2_h, rows(t.ln2_mean, g, k), rows(t.ln2_rstd, g, k), &act);
+  });
+  in_groups([&](int64_t g, int64_t k) {
+    project_add(rows(t.fch_act, g, k), t.fch_act_h, w.fc_proj_w, h.fc_proj_w, w.fc_proj_b,
+                rows(mid, g, k), t.fcproj, t.residual3);
+  });
 }
 
 void head_forward(vk::CommandStream& stream, const GptConfig& config, const ParameterLayout& layout,

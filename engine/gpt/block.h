@@ -67,12 +67,16 @@ struct BlockTensors {
   // f16, what their matmuls read and the backward's weight gradients read again.
   Tensor ln1_h, atty_h, ln2_h, fch_act_h;  // (n, C), (n, C), (n, C), (n, H) f16
   // Decoding several sequences at once (GptDecoder::step): row r is the next token of the sequence
-  // whose cache in this layer is row_caches[r] (1, seq_len, Q), at position row_positions[r]. The
-  // projection goes to qkv_raw (n, Q), each row is transformed or copied into its cache row, and
-  // attention runs row by row over its own cache (qkv and attention_qkv are unused). Per row these
-  // are the kernels a one-token chunk runs, so each sequence's numbers do not depend on the batch.
+  // whose cache in this layer is row_caches[r] (1, seq_len, Q), at position row_positions[r];
+  // layer_cache (slots, seq_len, Q) is the layer's whole cache and step_rows (n, 4) i32 the rows'
+  // (token, position, slot, 0). The projection goes to qkv_raw (n, Q); one dispatch writes every
+  // row into its cache row (QK-norm/rotary: one transform per row) and one runs every row's
+  // attention over its own cache (per row where the decode kernel does not apply); qkv and
+  // attention_qkv are unused. Each row gets the bits of a one-token chunk's kernels, so each
+  // sequence's numbers do not depend on the batch.
   std::span<const Tensor> row_caches;
   std::span<const int> row_positions;
+  Tensor layer_cache, step_rows;
 };
 
 // How the block runs: training keeps every intermediate and writes new residual tensors; decoding

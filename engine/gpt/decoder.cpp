@@ -154,23 +154,22 @@ void GptDecoder::record_chunk(vk::CommandStream& stream, int slot, int p, int n)
                first_rows(c.logits, 1, config_.vocab_size), max_binding_bytes_);
 }
 
-void GptDecoder::record_step_rows(vk::CommandStream& stream, std::span<const Row> rows, int first,
-                                  int n) {
+void GptDecoder::record_step(vk::CommandStream& stream, std::span<const Row> rows) {
+  const int n = static_cast<int>(rows.size());
   const auto& P = layout_;
   const auto& c = chunk_;
   const int64_t C = config_.n_embd, T = config_.seq_len, V = config_.vocab_size;
   BlockTensors t = chunk_tensors(n);
   t.lse = c.lse, t.qk_rstd = c.qk_rstd;  // whole: the block takes each row's padded piece
   const Tensor x = first_rows(c.x, n, C);
+  // rows (token, position, slot, 0) of the step, uploaded by step(): each row's token at its own
+  // sequence's next position
+  const Tensor step_rows{{n, kRowStride}, DType::i32, c.tokens.slice.sub(0, n * kRowStride * 4)};
   std::vector<int> positions;
-  for (int r = 0; r < n; ++r) {  // each row's token at its own sequence's next position
-    const int p = positions_[rows[first + r].slot];
-    positions.push_back(p);
-    const auto wpe = positions_from(P, P.wpe == kAbsent ? Tensor{} : param(P.wpe), p, T, C);
-    ops::embedding_forward(
-        stream, Tensor{{1, 1}, DType::i32, c.tokens.slice.sub((first + r) * kRowStride * 4, 4)},
-        param(P.wte), ptr(wpe), row_range(c.x, r, 1, C), max_binding_bytes_);
-  }
+  for (int r = 0; r < n; ++r) positions.push_back(positions_[rows[r].slot]);
+  ops::embedding_rows_forward(stream, step_rows, param(P.wte),
+                              ptr(optional_view(P, params_, P.wpe)),
+                              Tensor{{n, C}, DType::f32, x.slice}, max_binding_bytes_);
   BlockPass pass;
   pass.decoding = true;
   pass.T = static_cast<int>(T);
@@ -178,16 +177,22 @@ void GptDecoder::record_step_rows(vk::CommandStream& stream, std::span<const Row
   std::vector<Tensor> caches(n);
   t.row_caches = caches;
   t.row_positions = positions;
+  t.step_rows = step_rows;
   for (int l = 0; l < config_.n_layer; ++l) {
-    for (int r = 0; r < n; ++r) caches[r] = slot_cache(l, rows[first + r].slot);
+    for (int r = 0; r < n; ++r) caches[r] = slot_cache(l, rows[r].slot);
+    t.layer_cache = cache_[l];
     block_forward(stream, config_, block_weights(P, l, params_), x, t, pass);
   }
-  head_forward(stream, config_, P, params_, x, first_rows(c.lnf, n, C),
-               first_rows(c.lnf_mean, n, 0), first_rows(c.lnf_rstd, n, 0),
-               Tensor{{n, V},
-                      DType::f32,
-                      c.logits.slice.sub(first / kSkinny * group_logits_floats() * 4, n * V * 4)},
-               max_binding_bytes_);
+  // the head in groups of at most kSkinnyRows rows too, each group's logits at its padded offset
+  for (int g = 0; g < n; g += kSkinny) {
+    const int k = std::min(kSkinny, n - g);
+    head_forward(stream, config_, P, params_, row_range(c.x, g, k, C), first_rows(c.lnf, k, C),
+                 first_rows(c.lnf_mean, k, 0), first_rows(c.lnf_rstd, k, 0),
+                 Tensor{{k, V},
+                        DType::f32,
+                        c.logits.slice.sub(g / kSkinny * group_logits_floats() * 4, k * V * 4)},
+                 max_binding_bytes_);
+  }
 }
 
 void GptDecoder::check_tokens(std::span<const int32_t> tokens) const {
@@ -231,13 +236,14 @@ std::vector<float> GptDecoder::step(std::span<const Row> rows) {
     if (positions_[row.slot] >= capacity())
       fail("decoder: slot {} is full ({} tokens)", row.slot, capacity());
     tokens[r * kRowStride] = row.token;
+    tokens[r * kRowStride + 1] = positions_[row.slot];
+    tokens[r * kRowStride + 2] = row.slot;
+    check_tokens({&row.token, 1});
   }
-  check_tokens(tokens);
   arena_.upload(chunk_.tokens.slice.sub(0, tokens.size() * 4), tokens.data(),
                 tokens.size() * sizeof(int32_t));
   vk::CommandStream stream(context_);
-  for (int first = 0; first < B; first += ops::kSkinnyRows)
-    record_step_rows(stream, rows, first, std::min<int>(ops::kSkinnyRows, B - first));
+  record_step(stream, rows);
   stream.submit();
   for (const Row& row : rows) ++positions_[row.slot];
   const auto groups = download(arena_, chunk_.logits);  // each group's rows at its padded offset

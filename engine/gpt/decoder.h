@@ -53,7 +53,8 @@ class GptDecoder {
   // One token for each of several distinct slots, all run in one submission; returns rows.size()
   // rows of V logits in the order of `rows`. Each row's logits are bit for bit what append(slot,
   // {token}) gives: rows go through the matmuls in groups of at most ops::kSkinnyRows, whose
-  // kernels compute every row alike, and the cache writes and attention run per row.
+  // kernels compute every row alike; the embedding, the cache writes and the attention run once for
+  // all rows, each row reading its own slot and position (the same per-row arithmetic).
   struct Row {
     int slot;
     int32_t token;
@@ -64,8 +65,8 @@ class GptDecoder {
   struct Buffers;
   // Records one chunk of n <= max_chunk tokens (already uploaded) at position p of `slot`.
   void record_chunk(vk::CommandStream& stream, int slot, int p, int n);
-  // Records rows [first, first + n) of a step (tokens uploaded, n <= ops::kSkinnyRows).
-  void record_step_rows(vk::CommandStream& stream, std::span<const Row> rows, int first, int n);
+  // Records a step's rows (their (token, position, slot, 0) uploaded).
+  void record_step(vk::CommandStream& stream, std::span<const Row> rows);
   // The scratch tensors of a pass over n rows.
   BlockTensors chunk_tensors(int n) const;
   Tensor slot_cache(int layer, int slot) const;  // (1, seq_len, Q)

@@ -143,6 +143,60 @@ void attention_forward(vk::CommandStream& stream, const Tensor& qkv, const Tenso
                   push, groups_for(s, tile, rows), op);
 }
 
+struct KvCacheWritePush {  // twin of kv_cache_write.comp's Push
+  uint32_t R, T, W;
+};
+static_assert(sizeof(KvCacheWritePush) == 12);
+
+static void require_rows(const char* op, const Tensor& rows, int64_t R) {
+  if (rows.dtype != DType::i32) fail("{}: rows are {}, expected i32", op, dtype_name(rows.dtype));
+  require_shape(op, "rows", rows, {R, 4});
+}
+
+void kv_cache_write(vk::CommandStream& stream, const Tensor& rows, const Tensor& qkv,
+                    const Tensor& cache) {
+  const char* op = "kv_cache_write";
+  require_f32(qkv, op, "qkv");
+  require_f32(cache, op, "cache");
+  if (qkv.shape.size() != 2 || cache.shape.size() != 3 || cache.shape[2] != qkv.shape[1])
+    fail("{}: qkv {} and cache {} must be (R, W) and (S, T, W)", op, qkv.shape_string(),
+         cache.shape_string());
+  require_rows(op, rows, qkv.shape[0]);
+  const KvCacheWritePush push{static_cast<uint32_t>(qkv.shape[0]),
+                              static_cast<uint32_t>(cache.shape[1]),
+                              static_cast<uint32_t>(qkv.shape[1])};
+  const auto& pipeline =
+      stream.context().pipelines().get({"kv_cache_write_f32", 3, sizeof(push), {64}});
+  stream.dispatch(pipeline, {vk::reads(rows.slice), vk::reads(qkv.slice), vk::writes(cache.slice)},
+                  push, {1, push.R}, op);
+}
+
+bool attention_decode_rows(vk::CommandStream& stream, const Tensor& cache, const Tensor& rows,
+                           const Tensor& out, const Tensor& lse, int NH, int NKV) {
+  const char* op = "attention_decode_rows";
+  const AttentionShape s = qkv_shape(op, cache, NH, NKV);
+  const int64_t R = out.shape.size() == 2 ? out.shape[0] : 0;
+  require_f32(out, op, "out");
+  require_f32(lse, op, "lse");
+  require_shape(op, "out", out, {R, s.C});
+  require_shape(op, "lse", lse, {R, s.NH});
+  require_rows(op, rows, R);
+  if (!uses_texel_attention(stream, s, {&cache}, lse) || !vec4_stores_fit(stream, {&out}))
+    return false;
+  const AttentionForwardPush push{static_cast<uint32_t>(s.T), static_cast<uint32_t>(s.C),
+                                  static_cast<uint32_t>(s.NH), 0, static_cast<uint32_t>(s.NKV)};
+  const auto& pipeline = stream.context().pipelines().get({"attention_decode_rows_texel_f32",
+                                                           4,
+                                                           sizeof(AttentionForwardPush),
+                                                           {static_cast<uint32_t>(s.HS)},
+                                                           0b1u});
+  stream.dispatch(
+      pipeline,
+      {reads_rgba(cache), vk::writes(out.slice), vk::writes(lse.slice), vk::reads(rows.slice)},
+      push, {static_cast<uint32_t>(R), static_cast<uint32_t>(s.NH)}, op);
+  return true;
+}
+
 void attention_backward(vk::CommandStream& stream, const Tensor& dout, const Tensor& qkv,
                         const Tensor& out, const Tensor& lse, const Tensor& dqkv, int NH, int NKV) {
   const char* op = "attention_backward";

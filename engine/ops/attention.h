@@ -24,6 +24,21 @@ constexpr int64_t kDecodeQueryRows = 4;
 void attention_forward(vk::CommandStream& stream, const Tensor& qkv, const Tensor& out,
                        const Tensor& lse, int NH, int64_t first_query = 0, int NKV = 0);
 
+// Decoding several sequences at once (GptDecoder::step), one dispatch each for all rows. rows (R,
+// 4) i32: row r is (token, position, slot, 0), distinct slots. cache (S, T, W) is a layer's KV
+// cache, S sequences of T rows of W = (NH + 2·NKV)·HS floats ([q | k | v]). kv_cache_write: row r
+// of qkv (R, W) to cache row `position` of sequence `slot`.
+void kv_cache_write(vk::CommandStream& stream, const Tensor& rows, const Tensor& qkv,
+                    const Tensor& cache);
+// attention_decode_rows: for each row r, the attention of the query at cache row `position` of
+// sequence `slot` over that sequence's rows 0..position, into out (R, C) and lse (R, NH); each
+// row's bits are those of attention_forward on the sequence's first position + 1 rows with
+// first_query = position (the decode kernel). False, writing nothing, where that kernel does not
+// apply (a GPU, a head size off 32, a cache too large for a texel view): run attention_forward per
+// row then.
+bool attention_decode_rows(vk::CommandStream& stream, const Tensor& cache, const Tensor& rows,
+                           const Tensor& out, const Tensor& lse, int NH, int NKV = 0);
+
 // dout (B,T,C), qkv (B,T,3C), out (B,T,C) and lse (B,NH,T) as in and from attention_forward.
 // dqkv (same shape as qkv): OVERWRITTEN with the gradients of q, k, v (same layout as qkv). Three dispatches,
 // no atomics: the same inputs give the same bits every run.

@@ -64,27 +64,51 @@ static vk::BufferSlice table_block(const Tensor& table, int64_t first, int64_t r
   return table.slice.sub(first * row_bytes, rows * row_bytes);
 }
 
-void embedding_forward(vk::CommandStream& stream, const Tensor& tokens, const Tensor& wte,
-                       const Tensor* wpe, const Tensor& out, uint64_t max_binding_bytes) {
-  const auto s = check_shapes("embedding_forward", tokens, wte, wpe, out, "wte", "wpe", "out");
+// The forward's dispatches (one per block of wte rows): `rows` selects the ROWS variants, whose
+// tokens are rows of (token, position, slot, 0).
+static void record_forward(vk::CommandStream& stream, const EmbeddingShape& s, bool rows,
+                           const Tensor& tokens, const Tensor& wte, const Tensor* wpe,
+                           const Tensor& out, uint64_t max_binding_bytes) {
+  const char* name =
+      rows ? (wpe ? "embedding_rows_forward_f32" : "embedding_rows_tokens_forward_f32")
+           : (wpe ? "embedding_forward_f32" : "embedding_tokens_forward_f32");
   const auto& pipeline = stream.context().pipelines().get(
-      {wpe ? "embedding_forward_f32" : "embedding_tokens_forward_f32", wpe ? 4u : 3u, sizeof(EmbeddingPush),
-       {kElementwiseGroupSize}});
+      {name, wpe ? 4u : 3u, sizeof(EmbeddingPush), {kElementwiseGroupSize}});
   const int64_t block = rows_per_binding(stream, s.C * 4, max_binding_bytes);
   for (int64_t first = 0; first < s.V; first += block) {
-    const int64_t rows = std::min(block, s.V - first);
-    const auto push = make_push(s, first, rows, 0);
+    const int64_t n = std::min(block, s.V - first);
+    const auto push = make_push(s, first, n, 0);
     const auto groups = elementwise_groups(stream, out.numel());
     if (wpe)
       stream.dispatch(pipeline,
-                      {vk::reads(tokens.slice), vk::reads(table_block(wte, first, rows)), vk::reads(wpe->slice),
-                       vk::writes(out.slice)},
+                      {vk::reads(tokens.slice), vk::reads(table_block(wte, first, n)),
+                       vk::reads(wpe->slice), vk::writes(out.slice)},
                       push, groups);
     else
-      stream.dispatch(pipeline,
-                      {vk::reads(tokens.slice), vk::reads(table_block(wte, first, rows)), vk::writes(out.slice)},
-                      push, groups);
+      stream.dispatch(
+          pipeline,
+          {vk::reads(tokens.slice), vk::reads(table_block(wte, first, n)), vk::writes(out.slice)},
+          push, groups);
   }
+}
+
+void embedding_forward(vk::CommandStream& stream, const Tensor& tokens, const Tensor& wte,
+                       const Tensor* wpe, const Tensor& out, uint64_t max_binding_bytes) {
+  const auto s = check_shapes("embedding_forward", tokens, wte, wpe, out, "wte", "wpe", "out");
+  record_forward(stream, s, false, tokens, wte, wpe, out, max_binding_bytes);
+}
+
+void embedding_rows_forward(vk::CommandStream& stream, const Tensor& rows, const Tensor& wte,
+                            const Tensor* wpe, const Tensor& out, uint64_t max_binding_bytes) {
+  const char* op = "embedding_rows_forward";
+  if (rows.dtype != DType::i32 || rows.shape.size() != 2 || rows.shape[1] != 4)
+    fail("{}: rows are {} {}, expected (R, 4) i32", op, dtype_name(rows.dtype),
+         rows.shape_string());
+  const int64_t R = rows.shape[0];
+  // as tokens (1, R): each row's own position replaces the row index
+  const Tensor as_tokens{{1, R}, DType::i32, rows.slice};
+  const auto s = check_shapes(op, as_tokens, wte, wpe, out, "wte", "wpe", "out");
+  record_forward(stream, s, true, rows, wte, wpe, out, max_binding_bytes);
 }
 
 void embedding_backward(vk::CommandStream& stream, const Tensor& tokens, const Tensor& dout,

@@ -19,6 +19,12 @@ void embedding_forward(vk::CommandStream& stream,
                        uint64_t max_binding_bytes = 0);  // wte is bound in row blocks of at most this
                                                          // (0: the device's storage-buffer range)
 
+// Decoding several sequences at once (GptDecoder::step): rows (R, 4) i32 of (token, position,
+// slot, 0); out[r] = wte[token] + wpe[position] (wpe: the whole table, or nullptr), each row the
+// bits of embedding_forward on that one token with wpe from row `position` on.
+void embedding_rows_forward(vk::CommandStream& stream, const Tensor& rows, const Tensor& wte,
+                            const Tensor* wpe, const Tensor& out, uint64_t max_binding_bytes = 0);
+
 // dwte[v] += sum of dout[b,t] over the positions with tokens[b,t] == v (in ascending position
 // order); dwpe[t] += sum_b dout[b,t] for t < T (rows T..maxT-1 are untouched). Tokens outside [0,
 // V) are skipped. dwpe nullptr: no position table.

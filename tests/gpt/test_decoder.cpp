@@ -221,6 +221,16 @@ TEST_CASE_FIXTURE(GpuFixture, "batched decoding steps equal one-at-a-time decodi
   check_batched_steps_match_single(odd_config());
 }
 
+// GPT-2's architecture at head size 32: on CPU devices a step writes every row's k/v with one
+// dispatch and runs one decode-attention dispatch over all rows (odd_config's head size 16 takes
+// the per-row attention)
+TEST_CASE_FIXTURE(
+    GpuFixture, "batched decoding equals one-at-a-time decoding: one attention dispatch per step") {
+  GptConfig config = odd_config();
+  config.n_head = 2, config.n_embd = 64;
+  check_batched_steps_match_single(config);
+}
+
 // head size 32: on CPU devices the texel decode attention; rotary and QK-norm positions per row
 TEST_CASE_FIXTURE(GpuFixture,
                   "batched decoding equals one-at-a-time decoding: modern architecture") {

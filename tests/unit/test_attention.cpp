@@ -317,6 +317,81 @@ TEST_CASE_FIXTURE(GpuFixture,
     }
 }
 
+// A decoding step over several sequences (GptDecoder::step): kv_cache_write puts each row's q/k/v
+// at its sequence's position in a layer's cache (other rows untouched), and attention_decode_rows
+// runs every row's query over its own sequence. Each row must match the double reference and be bit
+// for bit the one-row attention_forward on that sequence alone (what a one-sequence decode runs).
+// Rows in an order other than the slots', positions 0, 7, 8 and T-1 (a partial last block of keys).
+TEST_CASE_FIXTURE(GpuFixture,
+                  "a decoding step's cache writes and attention over several sequences") {
+  const std::vector<AttnShape> shapes = {{1, 13, 128, 2}, {1, 13, 96, 3}, {1, 13, 128, 4, 2}};
+  struct StepRow {
+    int32_t position, slot;
+  };
+  const std::vector<StepRow> step = {{12, 3}, {0, 0}, {7, 2}, {8, 1}};
+  const int64_t S = 4, R = static_cast<int64_t>(step.size());
+  for (const auto& s : shapes) {
+    CAPTURE(s.C);
+    CAPTURE(s.NH);
+    const int64_t T = s.T, W = s.W();
+    auto cache_host = random_nonzero(S * T * W, 31);
+    const auto qkv_host = random_nonzero(R * W, 32);
+    std::vector<int32_t> rows_host(R * 4, 0);
+    for (int64_t r = 0; r < R; ++r)
+      rows_host[r * 4 + 1] = step[r].position, rows_host[r * 4 + 2] = step[r].slot;
+    auto& context = gpu();
+    vk::Arena arena(context);
+    Tensor cache = Tensor::empty(arena, {S, T, W}), qkv = Tensor::empty(arena, {R, W});
+    Tensor rows = Tensor::empty(arena, {R, 4}, DType::i32);
+    Tensor out = Tensor::empty(arena, {R, s.C}), lse = Tensor::empty(arena, {R, s.NH});
+    upload(arena, cache, cache_host);
+    upload(arena, qkv, qkv_host);
+    arena.upload(rows.slice, rows_host.data(), rows_host.size() * sizeof(int32_t));
+    upload(arena, out, random_nonzero(out.numel(), 33));  // garbage: every element must be written
+    vk::CommandStream stream(context);
+    ops::kv_cache_write(stream, rows, qkv, cache);
+    const bool batched = ops::attention_decode_rows(
+        stream, cache, rows, out, lse, static_cast<int>(s.NH), static_cast<int>(s.KV()));
+    stream.submit();
+    if (!batched) {
+      MESSAGE("attention_decode_rows does not apply on this device");
+      continue;
+    }
+    for (int64_t r = 0; r < R; ++r)
+      std::copy_n(qkv_host.begin() + r * W, W,
+                  cache_host.begin() + (step[r].slot * T + step[r].position) * W);
+    CHECK(download(arena, cache) == cache_host);
+    const auto got_out = download(arena, out), got_lse = download(arena, lse);
+    for (int64_t r = 0; r < R; ++r) {
+      CAPTURE(r);
+      const int64_t pos = step[r].position;
+      const AttnShape one{1, pos + 1, s.C, s.NH, s.NKV};
+      const std::vector<float> seq(cache_host.begin() + step[r].slot * T * W,
+                                   cache_host.begin() + (step[r].slot * T + pos + 1) * W);
+      const AttnReference want = reference(one, seq, std::vector<float>((pos + 1) * s.C, 0.0f));
+      const std::vector<float> row_out(got_out.begin() + r * s.C, got_out.begin() + (r + 1) * s.C);
+      const std::vector<float> row_lse(got_lse.begin() + r * s.NH,
+                                       got_lse.begin() + (r + 1) * s.NH);
+      std::vector<double> want_lse;
+      for (int64_t h = 0; h < s.NH; ++h) want_lse.push_back(want.lse[h * (pos + 1) + pos]);
+      check_close("out", s, row_out,
+                  std::vector<double>(want.out.begin() + pos * s.C, want.out.end()), 5e-6, 5e-6);
+      check_close("lse", s, row_lse, want_lse, 5e-6, 5e-6);
+      // the one-row call on this sequence alone: the same bits
+      Tensor seq_qkv = Tensor::empty(arena, {1, pos + 1, W});
+      Tensor one_out = Tensor::empty(arena, {1, 1, s.C}),
+             one_lse = Tensor::empty(arena, {1, s.NH, 1});
+      upload(arena, seq_qkv, seq);
+      vk::CommandStream single(context);
+      ops::attention_forward(single, seq_qkv, one_out, one_lse, static_cast<int>(s.NH), pos,
+                             static_cast<int>(s.KV()));
+      single.submit();
+      CHECK(download(arena, one_out) == row_out);
+      CHECK(download(arena, one_lse) == row_lse);
+    }
+  }
+}
+
 TEST_CASE_FIXTURE(GpuFixture, "attention refuses shapes that do not fit") {
   auto& context = gpu();
   vk::Arena arena(context);

@@ -165,6 +165,41 @@ TEST_CASE_FIXTURE(GpuFixture, "embedding without a position table") {
   }
 }
 
+// A decoding step's rows (token, position, slot, 0): out[r] = wte[token] + wpe[position], the
+// float sum a one-token embedding_forward with wpe from row `position` on gives, with and without a
+// position table, the table in one binding and in blocks. V = 37, C = 52: off every tile.
+TEST_CASE_FIXTURE(GpuFixture, "embedding of a decoding step's rows at their own positions") {
+  auto& context = gpu();
+  const int64_t V = 37, C = 52, maxT = 11;
+  const std::vector<int32_t> rows_host = {5, 10, 2,  0, 36, 0, 0, 0, 0, 3,
+                                          1, 0,  17, 7, 3,  0, 5, 4, 4, 0};
+  const int64_t R = static_cast<int64_t>(rows_host.size()) / 4;
+  const auto wte_host = random_nonzero(V * C, 41), wpe_host = random_nonzero(maxT * C, 42);
+  vk::Arena arena(context);
+  Tensor rows = Tensor::empty(arena, {R, 4}, DType::i32), wte = Tensor::empty(arena, {V, C});
+  Tensor wpe = Tensor::empty(arena, {maxT, C}), out = Tensor::empty(arena, {R, C});
+  arena.upload(rows.slice, rows_host.data(), rows_host.size() * sizeof(int32_t));
+  upload(arena, wte, wte_host);
+  upload(arena, wpe, wpe_host);
+  for (const bool positions : {true, false})
+    for (const uint64_t limit : {uint64_t(0), uint64_t(C * sizeof(float) * 4)}) {
+      CAPTURE(positions);
+      CAPTURE(limit);
+      upload(arena, out, random_nonzero(out.numel(), 43));
+      vk::CommandStream stream(context);
+      ops::embedding_rows_forward(stream, rows, wte, positions ? &wpe : nullptr, out, limit);
+      stream.submit();
+      const auto got = download(arena, out);
+      int64_t mismatches = 0;
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t c = 0; c < C; ++c) {
+          const float position = positions ? wpe_host[rows_host[r * 4 + 1] * C + c] : 0.0f;
+          mismatches += got[r * C + c] != wte_host[rows_host[r * 4] * C + c] + position;
+        }
+      CHECK(mismatches == 0);
+    }
+}
+
 TEST_CASE_FIXTURE(GpuFixture,
                   "embedding backward is bit-identical across runs and vocabulary splits") {
   auto& context = gpu();
