@@ -127,7 +127,7 @@ class Connection final : public HttpExchange {
     status_ = 200;
     http::response<http::empty_body> res{http::status::ok, version_};
     res.set(http::field::server, "alpha");
-    res.set(http::field::content_type, "text/event-stream");
+    res.set(http::field::content_type, "text/event-stream; charset=utf-8");
     res.set(http::field::cache_control, "no-cache");
     res.keep_alive(keep_alive_);
     res.chunked(true);

@@ -53,7 +53,7 @@ try {
   const streamed = page.waitForResponse((r) => r.url().endsWith("/v1/chat/completions"));
   await page.fill("#input", "the quick brown fox");
   await page.press("#input", "Enter");
-  const body = await (await streamed).text();
+  const body = (await (await streamed).body()).toString("utf8");  // the SSE bytes are UTF-8
   const reply = await finishedReply();
   const deltas = body.split("\n").filter((l) => l.startsWith("data:") && !l.includes("[DONE]"))
     .map((l) => JSON.parse(l.slice(5)).choices?.[0]?.delta?.content ?? "");
