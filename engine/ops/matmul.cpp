@@ -218,12 +218,17 @@ static void matmul_texel(vk::CommandStream& stream, const MatrixView& a, const M
 // matmul_coopmat.comp's workgroup tile (its subgroups take 32x32 quarters).
 constexpr uint32_t kCoopmatTile = 64;
 
-// The shapes op(A) (M,K), op(B) (K,N), C (M,N) of a layout, checked against each other.
+// The shapes op(A) (M,K), op(B) (K,N), C (M,N) of a layout, checked against each other, with the
+// views, an f32 C and the bias (f32, N elements) checked too.
 struct MatmulShape {
   int64_t M, N, K;
 };
-static MatmulShape matmul_shape(const MatrixView& a, const MatrixView& b, const MatrixView& c,
-                                Layout layout) {
+static MatmulShape check_operands(const MatrixView& a, const MatrixView& b, const MatrixView& c,
+                                  Layout layout, const Tensor* bias) {
+  check_view(a, "a");
+  check_view(b, "b");
+  check_view(c, "c");
+  if (c.dtype != DType::f32) fail("matmul: c is {}, it must be f32", dtype_name(c.dtype));
   const int64_t M = layout == Layout::TN ? a.cols : a.rows;
   const int64_t K = layout == Layout::TN ? a.rows : a.cols;
   const int64_t N = layout == Layout::NT ? b.rows : b.cols;
@@ -234,23 +239,19 @@ static MatmulShape matmul_shape(const MatrixView& a, const MatrixView& b, const 
          layout == Layout::NN   ? "NN"
          : layout == Layout::NT ? "NT"
                                 : "TN");
+  if (bias) {
+    require_f32(*bias, "matmul", "bias");
+    if (bias->numel() != N) fail("matmul: bias has {} elements, expected N = {}", bias->numel(), N);
+  }
   return {M, N, K};
 }
 
 void matmul_coopmat(vk::CommandStream& stream, const MatrixView& a, const MatrixView& b,
                     const MatrixView& c, Layout layout, const Tensor* bias, bool accumulate,
                     bool emulated) {
-  check_view(a, "a");
-  check_view(b, "b");
-  check_view(c, "c");
-  if (c.dtype != DType::f32) fail("matmul: c is {}, it must be f32", dtype_name(c.dtype));
+  const auto [M, N, K] = check_operands(a, b, c, layout, bias);
   if (b.dtype != DType::f16)
     fail("matmul_coopmat: b is {}; the matrix-core kernels take an f16 b", dtype_name(b.dtype));
-  const auto [M, N, K] = matmul_shape(a, b, c, layout);
-  if (bias) {
-    require_f32(*bias, "matmul", "bias");
-    if (bias->numel() != N) fail("matmul: bias has {} elements, expected N = {}", bias->numel(), N);
-  }
   const auto& context = stream.context();
   if (!context.fp16_enabled())
     fail("matmul_coopmat: {} has no 16-bit storage (or ALPHA_DISABLE_FP16 is set)",
@@ -294,15 +295,7 @@ void matmul(vk::CommandStream& stream, const Tensor& a, const Tensor& b, const T
 
 void matmul(vk::CommandStream& stream, const MatrixView& a, const MatrixView& b, const MatrixView& c,
             Layout layout, const Tensor* bias, bool accumulate, std::optional<MatmulTile> tile) {
-  check_view(a, "a");
-  check_view(b, "b");
-  check_view(c, "c");
-  if (c.dtype != DType::f32) fail("matmul: c is {}, it must be f32", dtype_name(c.dtype));
-  const auto [M, N, K] = matmul_shape(a, b, c, layout);
-  if (bias) {
-    require_f32(*bias, "matmul", "bias");
-    if (bias->numel() != N) fail("matmul: bias has {} elements, expected N = {}", bias->numel(), N);
-  }
+  const auto [M, N, K] = check_operands(a, b, c, layout, bias);
   const char* suffix = operand_suffix(a, b);
   const bool f32 = a.dtype == DType::f32 && b.dtype == DType::f32;
   if (!f32 && !stream.context().fp16_enabled())
