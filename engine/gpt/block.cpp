@@ -203,8 +203,15 @@ void block_forward(vk::CommandStream& stream, const GptConfig& config, const Blo
     if (qk)
       ops::qk_transform_forward(stream, qk_transform(config), t.qkv_raw, t.qkv, t.qk_rstd, rope,
                                 pass.T, pass.pos0);
-    ops::attention_forward(stream, t.attention_qkv, t.atty, t.lse, config.n_head, pass.pos0,
-                           config.kv_heads());
+    // Mixed precision on matrix cores: q·kᵀ and p·v in f16 with f32 sums. The backward stays the
+    // f32 kernel; it recomputes the probabilities from f32 scores and this lse, which differ from
+    // the forward's by the f16 rounding of q and k (~1e-3 of a score), as any autocast run does.
+    if (pass.half_weights && ops::attention_coopmat_fits(stream.context(), config.head_size()))
+      ops::attention_forward_coopmat(stream, t.attention_qkv, t.atty, t.lse, config.n_head,
+                                     pass.pos0, config.kv_heads());
+    else
+      ops::attention_forward(stream, t.attention_qkv, t.atty, t.lse, config.n_head, pass.pos0,
+                             config.kv_heads());
   }
   in_groups([&](int64_t g, int64_t k) {
     project_add(rows(t.atty, g, k), t.atty_h, w.attn_proj_w, h.attn_proj_w, w.attn_proj_b,

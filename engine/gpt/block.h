@@ -88,7 +88,8 @@ struct BlockPass {
   int pos0 = 0;
   const Tensor* rope_table = nullptr;  // (seq_len, head_size/2, 2) when pos = rope
   // Mixed precision (training): the weights' f16 copies; each linear layer rounds its input to f16
-  // (BlockTensors' *_h) and multiplies f16 by f16 into f32. Biases, norms, attention stay f32.
+  // (BlockTensors' *_h) and multiplies f16 by f16 into f32. Biases and norms stay f32; attention too, but
+  // for its forward on devices with matrix cores (ops::attention_forward_coopmat).
   const BlockWeights* half_weights = nullptr;
 };
 

@@ -143,6 +143,67 @@ void attention_forward(vk::CommandStream& stream, const Tensor& qkv, const Tenso
                   push, groups_for(s, tile, rows), op);
 }
 
+// attention_coopmat.comp's shared memory with NSG subgroups (16 query rows each) at head size HS:
+// q rows, a key and a value block of 16, scores (f32) and probabilities (f16), row max and sum.
+static uint64_t coopmat_attention_shared_bytes(uint64_t nsg, uint64_t HS) {
+  const uint64_t rows = 16 * nsg;
+  return 2 * rows * (HS + 8) + 2 * 2 * 16 * (HS + 8) + 4 * rows * 20 + 2 * rows * 24 + 8 * rows;
+}
+
+// Subgroups per workgroup: the most of 4, 2, 1 whose shared memory the device has (0: none fits).
+static uint32_t coopmat_attention_subgroups(const vk::DeviceInfo& info, int64_t HS) {
+  for (uint32_t nsg : {4u, 2u, 1u})
+    if (coopmat_attention_shared_bytes(nsg, HS) <= info.max_shared_memory) return nsg;
+  return 0;
+}
+
+bool attention_coopmat_fits(const vk::Context& context, int64_t head_size) {
+  const auto& shape = context.coopmat_shape();
+  return shape && context.fp16_enabled() && 16 % shape->m == 0 && 16 % shape->n == 0 &&
+         16 % shape->k == 0 && head_size % 16 == 0 &&
+         coopmat_attention_subgroups(context.info(), head_size) > 0;
+}
+
+void attention_forward_coopmat(vk::CommandStream& stream, const Tensor& qkv, const Tensor& out,
+                               const Tensor& lse, int NH, int64_t first_query, int NKV,
+                               bool emulated) {
+  const char* op = "attention_forward_coopmat";
+  const AttentionShape s = qkv_shape(op, qkv, NH, NKV);
+  if (first_query < 0 || first_query >= s.T)
+    fail("{}: first query row {} is outside the {} rows of qkv", op, first_query, s.T);
+  const int64_t rows = s.T - first_query;
+  require_f32(out, op, "out");
+  require_f32(lse, op, "lse");
+  require_shape(op, "out", out, {s.B, rows, s.C});
+  require_shape(op, "lse", lse, {s.B, s.NH, rows});
+  const auto& context = stream.context();
+  if (emulated ? !context.fp16_enabled() || s.HS % 16 != 0 : !attention_coopmat_fits(context, s.HS))
+    fail("{}: {} cannot run it at head size {} (cooperative matrices with sides dividing 16, "
+         "16-bit storage and a head size that is a multiple of 16 are needed)",
+         op, context.info().name, s.HS);
+  const uint32_t nsg = coopmat_attention_subgroups(context.info(), s.HS);
+  if (nsg == 0)
+    fail("{}: head size {} needs more shared memory than {}'s {} bytes", op, s.HS,
+         context.info().name, context.info().max_shared_memory);
+  // the emulated kernel's "subgroups" are 8 invocations with 16x16x16 fragments (fixed in the shader)
+  const uint32_t lanes = emulated ? 8 : context.info().subgroup_size;
+  std::vector<uint32_t> constants{nsg * lanes, static_cast<uint32_t>(s.HS), nsg};
+  if (!emulated) {
+    const auto& shape = *context.coopmat_shape();
+    constants.insert(constants.end(), {shape.m, shape.n, shape.k});
+  }
+  const auto& pipeline = stream.context().pipelines().get(
+      {emulated ? "attention_coopmat_emu_f32" : "attention_coopmat_f32", 3,
+       sizeof(AttentionForwardPush), constants});
+  const AttentionForwardPush push{static_cast<uint32_t>(s.T), static_cast<uint32_t>(s.C),
+                                  static_cast<uint32_t>(s.NH), static_cast<uint32_t>(first_query),
+                                  static_cast<uint32_t>(s.NKV)};
+  const vk::Groups groups{static_cast<uint32_t>((rows + 16 * nsg - 1) / (16 * nsg)),
+                          static_cast<uint32_t>(s.B * s.NH)};
+  stream.dispatch(pipeline, {vk::reads(qkv.slice), vk::writes(out.slice), vk::writes(lse.slice)},
+                  push, groups, op);
+}
+
 struct KvCacheWritePush {  // twin of kv_cache_write.comp's Push
   uint32_t R, T, W;
 };

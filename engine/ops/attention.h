@@ -24,6 +24,17 @@ constexpr int64_t kDecodeQueryRows = 4;
 void attention_forward(vk::CommandStream& stream, const Tensor& qkv, const Tensor& out,
                        const Tensor& lse, int NH, int64_t first_query = 0, int NKV = 0);
 
+// attention_forward on matrix cores (attention_coopmat.comp): the same outputs, with q, k, v and the
+// softmax probabilities rounded to f16 and their products accumulated in f32 (mixed precision, as
+// autocast does), so the bits differ from attention_forward's. attention_coopmat_fits says whether
+// the device runs it: cooperative matrices whose fragment sides divide 16, 16-bit storage, HS a
+// multiple of 16. emulated: the same kernel with its fragment primitives as ordinary code, which any
+// device with 16-bit storage runs (the tests).
+bool attention_coopmat_fits(const vk::Context& context, int64_t head_size);
+void attention_forward_coopmat(vk::CommandStream& stream, const Tensor& qkv, const Tensor& out,
+                               const Tensor& lse, int NH, int64_t first_query = 0, int NKV = 0,
+                               bool emulated = false);
+
 // Decoding several sequences at once (GptDecoder::step), one dispatch each for all rows. rows (R,
 // 4) i32: row r is (token, position, slot, 0), distinct slots. cache (S, T, W) is a layer's KV
 // cache, S sequences of T rows of W = (NH + 2·NKV)·HS floats ([q | k | v]). kv_cache_write: row r

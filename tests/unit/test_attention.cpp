@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "engine/half.h"
 #include "engine/ops/attention.h"
 #include "engine/tensor.h"
 #include "engine/vk/arena.h"
@@ -416,6 +417,84 @@ TEST_CASE_FIXTURE(GpuFixture, "attention refuses shapes that do not fit") {
   Tensor big_out = Tensor::empty(arena, {1, 2, 256}), big_lse = Tensor::empty(arena, {1, 1, 2});
   CHECK_THROWS_WITH_AS(ops::attention_forward(stream, big, big_out, big_lse, 1),
                        doctest::Contains("maximum 128"), alpha::Error);
+}
+
+// The matrix-core forward rounds q·log2(e)/sqrt(HS), k, v and the probabilities to f16 and sums
+// their products in f32. The reference applies the same roundings and computes the rest in double.
+static AttnReference half_rounded_reference(const AttnShape& s, const std::vector<float>& qkv,
+                                            int64_t first) {
+  const int64_t T = s.T, C = s.C, HS = s.HS(), W = s.W(), TQ = T - first;
+  auto half = [](double x) { return double(f16_to_f32(f32_to_f16(static_cast<float>(x)))); };
+  const float q_scale = 1.4426950408889634f / std::sqrt(float(HS));
+  AttnReference r;
+  r.out.assign(s.B * TQ * C, 0.0);
+  r.lse.assign(s.B * s.NH * TQ, 0.0);
+  for (int64_t b = 0; b < s.B; ++b)
+    for (int64_t h = 0; h < s.NH; ++h) {
+      const int64_t kv = h / (s.NH / s.KV());
+      auto at = [&](int64_t t, int64_t column) { return qkv[(b * T + t) * W + column]; };
+      for (int64_t t = first; t < T; ++t) {
+        std::vector<double> score(t + 1);
+        double m = -1e300;
+        for (int64_t u = 0; u <= t; ++u) {
+          double dot = 0;
+          for (int64_t d = 0; d < HS; ++d)
+            dot += half(at(t, h * HS + d) * q_scale) * half(at(u, C + kv * HS + d));
+          score[u] = dot;  // log2 units
+          m = std::max(m, dot);
+        }
+        double l = 0;
+        for (int64_t u = 0; u <= t; ++u) l += std::exp2(score[u] - m);
+        r.lse[(b * s.NH + h) * TQ + t - first] = (m + std::log2(l)) * std::log(2.0);
+        for (int64_t d = 0; d < HS; ++d) {
+          double acc = 0;
+          for (int64_t u = 0; u <= t; ++u)
+            acc += half(std::exp2(score[u] - m) / l) * half(at(u, C + s.KV() * HS + kv * HS + d));
+          r.out[(b * TQ + t - first) * C + h * HS + d] = acc;
+        }
+      }
+    }
+  return r;
+}
+
+TEST_CASE_FIXTURE(GpuFixture, "matrix-core attention matches the f16-rounded reference, emulated") {
+  if (!gpu().fp16_enabled()) {
+    MESSAGE("this device has no 16-bit storage; skipped");
+    return;
+  }
+  struct Case {
+    AttnShape shape;
+    int64_t first;
+  };
+  const std::vector<Case> cases = {
+      {{2, 37, 48, 3}, 0},      // HS = 16, T not a multiple of the 64-row group or the 16-key block
+      {{1, 83, 128, 2, 1}, 0},  // HS = 64 (GPT-2's), two query heads on one key/value head
+      {{2, 50, 64, 2}, 29},     // HS = 32, only query rows 29.. (prefill after a cache)
+  };
+  std::vector<bool> emulated = {true};
+  if (ops::attention_coopmat_fits(gpu(), 64)) emulated.push_back(false);
+  for (const bool emu : emulated)
+    for (const auto& [s, first] : cases) {
+      auto& context = gpu();
+      vk::Arena arena(context);
+      const int64_t TQ = s.T - first;
+      Tensor qkv = Tensor::empty(arena, {s.B, s.T, s.W()});
+      Tensor out = Tensor::empty(arena, {s.B, TQ, s.C}), lse = Tensor::empty(arena, {s.B, s.NH, TQ});
+      const auto qkv_host = random_nonzero(qkv.numel(), 21);
+      upload(arena, qkv, qkv_host);
+      vk::CommandStream stream(context);
+      ops::attention_forward_coopmat(stream, qkv, out, lse, static_cast<int>(s.NH), first,
+                                     static_cast<int>(s.KV()), emu);
+      stream.submit();
+      const AttnReference want = half_rounded_reference(s, qkv_host, first);
+      INFO(std::string(emu ? "emulated fragments" : "the device's cooperative matrices"));
+      // Both sides round the same values to f16; what differs is f32 against double sums (scores
+      // of HS exact products, l over <= T terms) and, rarely, a probability landing on the other
+      // side of an f16 rounding boundary (2^-11 relative). A dropped or extra key moves an output
+      // by ~|v|/T >= 1e-3, 5x over the bound.
+      check_close("coopmat out", s, download(arena, out), want.out, 2e-4, 1e-3);
+      check_close("coopmat lse", s, download(arena, lse), want.lse, 1e-5, 1e-5);
+    }
 }
 
 // Not part of the suite (skipped): GPT-2 small's attention shape, per-dispatch GPU times.
