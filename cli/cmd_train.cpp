@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "engine/train/run.h"
 #include "perf/matmul_bench.h"
+#include "perf/matmul_tuning.h"
 #include "engine/train/trainer.h"
 #include "version.h"
 
@@ -95,6 +96,11 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--sample-every", o.sample_every, "Steps between samples appended to samples.txt (0: none)")
       ->capture_default_str();
   cmd->add_option("--sample-tokens", o.sample_tokens, "Tokens per sample")->capture_default_str();
+  static std::string tune_mode = "auto";
+  cmd->add_option("--tune", tune_mode,
+                  "Time the matmul tile candidates at the model's shapes before training and save the fastest "
+                  "for the device: auto (on a GPU without a saved tile: its first run), on (any device), off")
+      ->capture_default_str();
   static std::string config_file;
   cmd->add_option("--config", config_file,
                   "JSON file of options, e.g. {\"model\": \"d6\", \"steps\": 2000}; flags on the command line win");
@@ -110,6 +116,13 @@ void add_train_command(CLI::App& app) {
     o.cache_dir = cache_dir;
     o.git_commit = ALPHA_GIT_COMMIT;
     vk::Context context(context_options());
+    const bool resume = resume_option->count() > 0;
+    if (!resume) {  // a resumed run keeps its device's tile, tuned or not
+      gpt::GptConfig config = gpt::GptConfig::preset(o.model, o.arch, o.mlp);
+      if (o.vocab > 0) config.vocab_size = o.vocab;
+      config.seq_len = std::max(config.seq_len, o.seq);
+      perf::tune_before_training(context, config, o.model, int64_t(o.batch) * o.seq, tune_mode);
+    }
     o.peak_flops = matmul_peak_flops(context);
     const bool terminal = isatty(fileno(stdout));
     std::signal(SIGINT, on_stop_signal);
@@ -128,7 +141,6 @@ void add_train_command(CLI::App& app) {
         fmt::print("{}\n", line);
       std::fflush(stdout);
     };
-    const bool resume = resume_option->count() > 0;
     const auto dir = resume ? train::resume(context, train::find_run(resume_run, runs_dir), report)
                             : train::train(context, o, report);
     fmt::print("run saved in {}\n", dir.string());

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -43,6 +45,30 @@ TuneResult tune_matmul_tile(vk::Context& context, const std::vector<MatmulCase>&
       context.info(), {best->tile, shapes, fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(now))},
       measurements.dump());
   return result;
+}
+
+bool tune_before_training(vk::Context& context, const gpt::GptConfig& config, const std::string& model,
+                          int64_t tokens, const std::string& mode) {
+  if (mode != "auto" && mode != "on" && mode != "off")
+    fail("--tune is '{}': expected auto, on or off", mode);
+  const auto& info = context.info();
+  const char* forced_tile = std::getenv("ALPHA_MATMUL_TILE");
+  if (mode == "off" ||
+      (mode == "auto" && (info.type == VK_PHYSICAL_DEVICE_TYPE_CPU || (forced_tile && *forced_tile) ||
+                          ops::load_matmul_tuning(info))))
+    return false;
+  const std::string shapes = fmt::format("{} at B·T {}", model, tokens);
+  fmt::print("tuning the matmul tile for {} at {}'s linear layers ({}; --tune=off skips this)\n",
+             info.name, model, mode == "on" ? "--tune=on" : "first run on this device and driver");
+  std::fflush(stdout);
+  MatmulBenchOptions options;
+  options.iters = 3;
+  options.warmup = 1;
+  options.budget_ms = 1000;
+  const auto result = tune_matmul_tile(context, gpt_matmul_cases(model, config, tokens), shapes, options);
+  fmt::print("tuned: matmul tile {} saved in {}\n", result.winner.to_string(),
+             ops::matmul_tuning_path(info).string());
+  return true;
 }
 
 }  // namespace alpha::perf

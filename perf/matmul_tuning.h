@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/gpt/config.h"
 #include "engine/ops/matmul.h"
 #include "perf/matmul_bench.h"
 
@@ -28,5 +29,12 @@ struct TuneResult {
 // description, and returns the table. Throws alpha::Error when no candidate ran.
 TuneResult tune_matmul_tile(vk::Context& context, const std::vector<MatmulCase>& cases,
                             const std::string& shapes, MatmulBenchOptions options);
+
+// alpha train's --tune: "auto" tunes on a GPU that has no saved tile (ALPHA_MATMUL_TILE unset), "on"
+// tunes on any device, "off" never. It times the candidates at the model's linear layers for
+// `tokens` rows (a few seconds on a GPU) and saves the winner, printing one line before and one
+// after. Returns whether it tuned. Throws alpha::Error for another mode.
+bool tune_before_training(vk::Context& context, const gpt::GptConfig& config, const std::string& model,
+                          int64_t tokens, const std::string& mode);
 
 }  // namespace alpha::perf

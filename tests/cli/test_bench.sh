@@ -278,6 +278,29 @@ else
   fail "devices with a damaged tuning file: $out"
 fi
 
+# alpha train --tune: "on" tunes at the model's shapes before training and saves the tile; "auto"
+# tunes only on a GPU without a saved tile, so never on lavapipe; a bad mode is one clear line.
+make_corpus "$tmp/corpus.txt"
+train=(train --runs-dir "$tmp/runs" --cache-dir "$tmp/tokens" --data "$tmp/corpus.txt" --model d1 --batch 2
+  --seq 24 --vocab 300 --eval-every 0 --steps 2)
+fresh=$tmp/fresh-cache
+out=$(ALPHA_CACHE_DIR=$fresh "$alpha" "${train[@]}" --tune on --run tuned 2>&1)
+saved=$(sed -n 's/^tuned: matmul tile \([0-9x]*\) saved in .*/\1/p' <<<"$out")
+if [ -n "$saved" ] && grep -q "^tuning the matmul tile for .* at d1's linear layers (--tune=on" <<<"$out" &&
+   ls "$fresh"/matmul-tile-*.json >/dev/null 2>&1 && grep -q "^run saved in" <<<"$out"; then
+  pass "train --tune=on tunes at the model's shapes, saves $saved, then trains"
+else
+  fail "train --tune=on: $out"
+fi
+out=$(ALPHA_CACHE_DIR=$tmp/auto-cache "$alpha" "${train[@]}" --run auto 2>&1)
+if ! grep -q "tuning the matmul tile" <<<"$out" && ! ls "$tmp"/auto-cache/matmul-tile-*.json >/dev/null 2>&1; then
+  pass "train --tune=auto leaves a CPU device untuned"
+else
+  fail "train --tune=auto on lavapipe: $out"
+fi
+expect_fail "train --tune bogus" "--tune is 'sometimes': expected auto, on or off" "$alpha" "${train[@]}" --tune sometimes \
+  --run bad-tune
+
 out=$("$alpha" bench --help) && grep -q "15% slower" <<<"$out" && grep -q -- "--record" <<<"$out" &&
   grep -q -- "--shapes" <<<"$out" && grep -q -- "--tune" <<<"$out" && pass "bench --help states the --check margin and the options" ||
   fail "bench --help: $out"
