@@ -1,6 +1,6 @@
-# Sourced by the CLI test scripts (and tests/serve/test_web.sh): pass/fail counting, the closing summary
-# line, expect_fail for bad input, a small generated corpus for training runs, and skipping for a
-# missing tool or npm package.
+# Sourced by the CLI test scripts (and tests/fleet, tests/serve): pass/fail counting, the closing summary
+# line, expect_fail for bad input, wait_for for anything that happens in its own time, a small generated
+# corpus for training runs, and skipping for a missing tool or npm package.
 failures=0
 passes=0
 pass() { passes=$((passes + 1)); echo "ok: $1"; }
@@ -24,6 +24,23 @@ expect_fail() {
   if [ "$(wc -l <<<"$err")" -ne 1 ]; then fail "$name: stderr is not one line: $err"; return; fi
   pass "$name"
 }
+
+# wait_for SECONDS CMD...: runs CMD every 0.05 s until it succeeds (status 0) or SECONDS have passed
+# (status 1). A check on something another process does in its own time waits with this for exactly the
+# condition it then asserts, so a slow or loaded machine only makes it wait longer, never fail.
+wait_for() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    [ "$SECONDS" -ge "$deadline" ] && return 1
+    sleep 0.05
+  done
+}
+
+# steps_done FILE: the rows of a run's metrics.jsonl (one per step), 0 before it exists; has_steps FILE N:
+# it has N or more (a condition for wait_for).
+steps_done() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
+has_steps() { [ "$(steps_done "$1")" -ge "$2" ]; }
 
 # A small corpus with structure to learn: repeated sentences over a few hundred words.
 make_corpus() {

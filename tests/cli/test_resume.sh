@@ -21,17 +21,13 @@ train() {
     --batch 4 --seq 32 --vocab 300 --warmup 5 --eval-every 0 --keep 3 "$@"
 }
 losses() { /usr/bin/python3 -c 'import json,sys; [print(json.loads(l)["step"], json.loads(l)["loss"]) for l in open(sys.argv[1])]' "$1"; }
-steps_done() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
 
 (train --steps 300 --ckpt-every 7 --run straight >/dev/null 2>&1) || fail "uninterrupted run"
 
 # The same run, killed once it is past step 60, then resumed.
 train --steps 300 --ckpt-every 7 --run killed >/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 1 600); do
-  [ "$(steps_done "$work/runs/killed/metrics.jsonl")" -ge 60 ] && break
-  sleep 0.05
-done
+wait_for 300 has_steps "$work/runs/killed/metrics.jsonl" 60
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
 killed_at=$(steps_done "$work/runs/killed/metrics.jsonl")
@@ -84,10 +80,7 @@ err=$("$alpha" train --resume --runs-dir "$work/empty-runs" 2>&1 >/dev/null)
 # SIGINT: checkpoint after the current step, clean exit, resumable.
 train --steps 100000 --ckpt-every 0 --run interrupted >/dev/null 2>"$work/int.err" &
 pid=$!
-for _ in $(seq 1 600); do
-  [ "$(steps_done "$work/runs/interrupted/metrics.jsonl")" -ge 5 ] && break
-  sleep 0.05
-done
+wait_for 300 has_steps "$work/runs/interrupted/metrics.jsonl" 5 || fail "SIGINT: no 5 steps within 300 s"
 kill -INT $pid
 wait $pid
 rc=$?
@@ -116,10 +109,7 @@ refused "resume with another tokenizer is refused" "another tokenizer" othertok
 # checkpoint of a resumed run. Earlier checkpoints stay byte-identical; no partial file is left.
 train --steps 100000 --ckpt-every 10 --run full >/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 1 600); do
-  [ -f "$work/runs/full/checkpoints/step-00000020.ckpt" ] && break
-  sleep 0.05
-done
+wait_for 300 test -f "$work/runs/full/checkpoints/step-00000020.ckpt" || fail "full disk: no step-20 checkpoint within 300 s"
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
 before=$(cd "$work/runs/full/checkpoints" && md5sum *)

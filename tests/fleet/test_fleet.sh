@@ -62,10 +62,7 @@ KbdInteractiveAuthentication no
 EOF
   "$sshd" -D -e -f "$work/sshd_config" 2>>"$work/sshd.log" &
   sshd_pid=$!
-  for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-    sleep 0.1
-  done
+  wait_for 30 eval '(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null' && return 0
   echo "FAIL: sshd did not start: $(cat "$work/sshd.log")"
   exit 1
 }
@@ -96,14 +93,6 @@ check() {
   if [ "$want" = nonzero ]; then [ $rc -ne 0 ] && rc_ok=true; else [ $rc -eq "$want" ] && rc_ok=true; fi
   if $rc_ok && grep -Eq -- "$pattern" <<<"$out"; then pass "$name"; else fail "$name: rc=$rc: $out"; fi
 }
-steps_done() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
-wait_steps() {  # FILE N: until FILE has N lines (at most 60 s)
-  for _ in $(seq 1 600); do
-    [ "$(steps_done "$1")" -ge "$2" ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
 run_dir="$deploy/runs/tiny"
 
 # --- help and setup's commands (installing packages would change this machine) ---
@@ -133,13 +122,19 @@ if [ -n "$pid" ] && [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = alpha ] && [ "$(a
 else
   fail "trainer pid '$pid': $(cat /proc/"$pid"/stat 2>&1)"
 fi
-wait_steps "$run_dir/metrics.jsonl" 30 && pass "the remote run trains" || fail "no steps: $(tail -5 "$run_dir/train.log")"
+wait_for 180 has_steps "$run_dir/metrics.jsonl" 30 && pass "the remote run trains" || fail "no steps: $(tail -5 "$run_dir/train.log")"
 check "a second train is refused while one runs" nonzero "run tiny is training there now" \
   -- fleet train local --run other --data data/corpus.txt
 check "status shows the run training" 0 "^local +[^ ]+ +yes +current +tiny +running +[0-9]+ +[0-9.]+ +- +-$" \
   -- fleet status local
-# The log prints a progress line every few steps: wait until it holds the header and two of them.
-for _ in $(seq 1 600); do [ "$(grep -c '^step ' "$run_dir/train.log")" -ge 2 ] && break; sleep 0.1; done
+# The log gets a progress line every 2000 steps (a 50th of --steps): what `logs -n 3` is checked for
+# below, 3 whole lines the last of which is a progress line, is waited for first (metrics rows come
+# sooner than log lines).
+log_ends_in_step() {
+  [ "$(wc -l <"$run_dir/train.log")" -ge 3 ] && [ "$(tail -c 1 "$run_dir/train.log")" = "" ] &&
+    tail -n 1 "$run_dir/train.log" | grep -Eq "^step [0-9]+/100000 loss"
+}
+wait_for 300 log_ends_in_step || fail "train.log has no progress line after 300 s: $(tail -3 "$run_dir/train.log")"
 check "logs -n 3" 0 "^step [0-9]+/100000 loss" -- fleet logs local -n 3
 [ "$(wc -l <<<"$out")" -eq 3 ] && pass "logs -n 3 prints 3 lines" || fail "logs: $out"
 
@@ -168,7 +163,7 @@ check "status shows the run stopped" 0 "^local +[^ ]+ +yes +current +tiny +stopp
 
 # --- resume ---
 check "resume (the newest run by default)" 0 "local: resumed run tiny \(pid [0-9]+\)" -- fleet resume local
-wait_steps "$run_dir/metrics.jsonl" $((stopped_at + 20)) && pass "the resumed run trains on" ||
+wait_for 180 has_steps "$run_dir/metrics.jsonl" $((stopped_at + 20)) && pass "the resumed run trains on" ||
   fail "resume: $(tail -5 "$run_dir/train.log")"
 first_resumed=$(sed -n "$((stopped_at + 1))p" "$run_dir/metrics.jsonl" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["step"])')
 [ "$first_resumed" = $((stopped_at + 1)) ] && pass "it continues at step $((stopped_at + 1))" || fail "resumed at $first_resumed"

@@ -34,12 +34,11 @@ start_server() {
   "$alpha" serve "${runs[@]}" --run tiny --port 0 "$@" >"$work/$name.out" 2>"$work/$name.log" &
   server_pid=$!
   pids+=("$server_pid")
-  for _ in $(seq 1 600); do
+  listening() {
     port=$(sed -n 's|^listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$work/$name.out")
-    [ -n "$port" ] && break
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-  done
+    [ -n "$port" ] || ! kill -0 "$server_pid" 2>/dev/null
+  }
+  wait_for 120 listening
   [ -n "$port" ] || { cat "$work/$name.log"; fail "$name: the server did not start"; summary; exit 1; }
   base=http://127.0.0.1:$port
 }
@@ -135,13 +134,13 @@ grep -qE '^POST /v1/chat/completions 400 ' "$work/main.log" && pass "one log lin
 steps_before=$(curl -s "$base/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["decode_steps"])')
 curl -sN "${json[@]}" -d '{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 240, "stream": true}' \
   "$chat_url" | head -c 300 >/dev/null
-freed=""
-for _ in $(seq 1 50); do
+# the slot frees before the connection's log line is written: wait for both
+slot_freed() {
   health=$(curl -s "$base/health")
-  # the slot frees before the connection's log line is written: wait for both
-  grep -q '"busy_slots":0' <<<"$health" && grep -q "(client gone)" "$work/main.log" && freed=1 && break
-  sleep 0.1
-done
+  grep -q '"busy_slots":0' <<<"$health" && grep -q "(client gone)" "$work/main.log"
+}
+freed=""
+wait_for 60 slot_freed && freed=1
 steps_after=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["decode_steps"])' "$health")
 if [ -n "$freed" ] && [ $((steps_after - steps_before)) -lt 200 ] && grep -q "(client gone)" "$work/main.log"; then
   pass "a client gone mid-stream freed its slot after $((steps_after - steps_before)) of 240 steps"
@@ -174,7 +173,7 @@ expect_fail "alpha serve: a bad --host" "--host" "$alpha" serve "${runs[@]}" --r
 curl -sN "${json[@]}" -d '{"prompt": "the", "max_tokens": 250, "stream": true}' "$base/v1/completions" \
   >"$work/stream.txt" &
 curl_pid=$!
-for _ in $(seq 1 50); do [ -s "$work/stream.txt" ] && break; sleep 0.05; done
+wait_for 60 test -s "$work/stream.txt" || fail "SIGTERM: the stream did not start within 60 s"
 kill -TERM "$server_pid"
 wait "$server_pid"
 rc=$?

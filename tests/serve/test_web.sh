@@ -42,11 +42,8 @@ healthy() {
   python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/health", timeout=2)' "$base" \
     2>/dev/null
 }
-for _ in $(seq 1 120); do
-  healthy && break
-  kill -0 "$server" 2>/dev/null || break
-  sleep 0.5
-done
+healthy_or_gone() { healthy || ! kill -0 "$server" 2>/dev/null; }
+wait_for 120 healthy_or_gone
 if healthy; then
   pass "alpha serve answers /health"
   CHROMIUM=$chromium timeout 240 node "$here/test_web.mjs" "$playwright" "$base" tiny "$artifacts" &&
