@@ -153,7 +153,10 @@ class Connection final : public HttpExchange {
     if (stopping_)
       return false;  // our own shutdown closed the reading side; writes still reach the client
     pollfd p{fd_, POLLRDHUP, 0};
-    return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+    // Gone for good: finish() then neither writes the last chunk (which the kernel may still accept)
+    // nor logs the request as a whole answer.
+    if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) healthy_ = false;
+    return !healthy_;
   }
 
  private:
