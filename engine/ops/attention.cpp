@@ -107,9 +107,10 @@ static bool uses_texel_attention(const vk::CommandStream& stream, const Attentio
          texel_views_fit(stream, rgba) && texel_views_fit(stream, {&lse}, VK_FORMAT_R32_SFLOAT);
 }
 
-void attention_forward(vk::CommandStream& stream, const Tensor& qkv, const Tensor& out,
-                       const Tensor& lse, int NH, int64_t first_query, int NKV) {
-  const char* op = "attention_forward";
+// The forward's operands checked: qkv (B,T,W), first_query inside T, out (B,T-first_query,C) and lse
+// (B,NH,T-first_query), all f32. Returns qkv's dimensions.
+static AttentionShape forward_operands(const char* op, const Tensor& qkv, const Tensor& out,
+                                       const Tensor& lse, int NH, int64_t first_query, int NKV) {
   const AttentionShape s = qkv_shape(op, qkv, NH, NKV);
   if (first_query < 0 || first_query >= s.T)
     fail("{}: first query row {} is outside the {} rows of qkv", op, first_query, s.T);
@@ -118,6 +119,14 @@ void attention_forward(vk::CommandStream& stream, const Tensor& qkv, const Tenso
   require_f32(lse, op, "lse");
   require_shape(op, "out", out, {s.B, rows, s.C});
   require_shape(op, "lse", lse, {s.B, s.NH, rows});
+  return s;
+}
+
+void attention_forward(vk::CommandStream& stream, const Tensor& qkv, const Tensor& out,
+                       const Tensor& lse, int NH, int64_t first_query, int NKV) {
+  const char* op = "attention_forward";
+  const AttentionShape s = forward_operands(op, qkv, out, lse, NH, first_query, NKV);
+  const int64_t rows = s.T - first_query;
   const AttentionTile tile = tile_for(stream);
   const bool texel = uses_texel_attention(stream, s, {&qkv}, lse);
   const AttentionForwardPush push{static_cast<uint32_t>(s.T), static_cast<uint32_t>(s.C),
@@ -168,14 +177,8 @@ void attention_forward_coopmat(vk::CommandStream& stream, const Tensor& qkv, con
                                const Tensor& lse, int NH, int64_t first_query, int NKV,
                                bool emulated) {
   const char* op = "attention_forward_coopmat";
-  const AttentionShape s = qkv_shape(op, qkv, NH, NKV);
-  if (first_query < 0 || first_query >= s.T)
-    fail("{}: first query row {} is outside the {} rows of qkv", op, first_query, s.T);
+  const AttentionShape s = forward_operands(op, qkv, out, lse, NH, first_query, NKV);
   const int64_t rows = s.T - first_query;
-  require_f32(out, op, "out");
-  require_f32(lse, op, "lse");
-  require_shape(op, "out", out, {s.B, rows, s.C});
-  require_shape(op, "lse", lse, {s.B, s.NH, rows});
   const auto& context = stream.context();
   if (emulated ? !context.fp16_enabled() || s.HS % 16 != 0 : !attention_coopmat_fits(context, s.HS))
     fail("{}: {} cannot run it at head size {} (cooperative matrices with sides dividing 16, "
